@@ -1,0 +1,291 @@
+"""MongoDB backend: the raw-document queue, batched instance writes and marks.
+
+All TAHOE documents share one collection (as in TAHOE), told apart by
+``itype``. Runner bookkeeping lives in fields TAHOE does not use:
+
+``filters``
+    ids of the filters that processed the document (the original's field).
+``_ref`` (raw documents only)
+    hashes of the instances made from it (the original's field).
+``_lease.<filter id>``
+    ``{"by": token, "until": epoch}``: a worker owns the document for that filter.
+``_failed.<filter id>``
+    why the filter failed on it; ``final_for`` is the filter version that gave up.
+``_problems.<filter id>``
+    parts of the input a filter skipped, with reasons.
+
+Only the wire protocol is assumed: the same code runs on mongod, a replica
+set or SecantusDB. ``find_one_and_update`` is not used (it is slow on some
+servers); claims are one ranged ``update_many`` per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from attrs import define, field
+from bson import ObjectId
+from pymongo import ASCENDING, MongoClient, UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
+
+from cybexp_core.config import Settings
+from cybexp_core.declaration import Consumes
+from cybexp_core.models import Instance, Raw, Session, _Composite
+
+__all__ = ["Archive", "WriteStats", "flatten"]
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_KEY = 11000
+#: Most hashes kept in a raw document's ``_ref`` (about 4.5 MB of BSON).
+MAX_RAW_REFS = 60_000
+#: Hashes remembered as already stored, to skip re-inserting them.
+KNOWN_CACHE_SIZE = 200_000
+_P = {"_id": 0}
+
+
+def flatten(instances: Iterable[Instance]) -> Iterator[Instance]:
+    """Yield each instance and all its descendants (children first, then the parent)."""
+    for instance in instances:
+        if isinstance(instance, _Composite):
+            yield from flatten(instance.children)
+        yield instance
+
+
+@define
+class WriteStats:
+    """What one batched write did."""
+
+    inserted: int = 0
+    existing: int = 0
+    sessions: int = 0
+
+
+def _session_update(sessions: Sequence[Session]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One upsert that merges every version of a session seen in a batch."""
+    first = sessions[0]
+    refs = list(dict.fromkeys(h for s in sessions for h in (*s._ref, *s.events)))
+    update: dict[str, Any] = {
+        "$setOnInsert": {
+            "itype": "session",
+            "data": first.data,
+            "_cref": list(first._cref),
+            "sub_type": first.sub_type,
+        },
+        "$addToSet": {"_ref": {"$each": refs}},
+    }
+    starts = [s.start_time for s in sessions if s.start_time is not None]
+    ends = [s.end_time for s in sessions if s.end_time is not None]
+    durations = [s.duration for s in sessions if s.duration is not None]
+    if starts:
+        update["$min"] = {"start_time": min(starts)}
+    maxima = {}
+    if ends:
+        maxima["end_time"] = max(ends)
+    if durations:
+        maxima["duration"] = max(durations)
+    if maxima:
+        update["$max"] = maxima
+    return {"_hash": first._hash}, update
+
+
+@define
+class Archive:
+    """The TAHOE collection, with the operations the runner and the CLI need."""
+
+    collection: Collection
+    _known: OrderedDict[str, None] = field(factory=OrderedDict, init=False, repr=False)
+
+    @classmethod
+    def connect(cls, settings: Settings, **client_options: Any) -> Archive:
+        """Connect to ``settings.mongo_url`` (which must be set), without blocking."""
+        if not settings.mongo_url:
+            raise ValueError("settings.mongo_url is not set")
+        client: MongoClient = MongoClient(
+            settings.mongo_url, connect=False, tz_aware=True, appname="cybexp-analytics",
+            **client_options,
+        )
+        return cls(client[settings.db][settings.coll])
+
+    def close(self) -> None:
+        self.collection.database.client.close()
+
+    # ------------------------------------------------------------------ indexes
+
+    def ensure_indexes(self, filter_ids: Iterable[str] = ()) -> None:
+        """Create the indexes the queries need (idempotent)."""
+        coll = self.collection
+        coll.create_index([("_hash", ASCENDING)], unique=True)
+        coll.create_index([("_ref", ASCENDING)])
+        coll.create_index([("itype", ASCENDING), ("sub_type", ASCENDING), ("_id", ASCENDING)])
+        coll.create_index([("filters", ASCENDING)])
+        for fid in filter_ids:
+            coll.create_index([(f"_lease.{fid}.by", ASCENDING)], sparse=True)
+            coll.create_index([(f"_failed.{fid}.final_for", ASCENDING)], sparse=True)
+
+    # ------------------------------------------------------------------ raw documents
+
+    def insert_raw(self, raws: Sequence[Raw]) -> tuple[int, int]:
+        """Store raw documents; returns ``(inserted, already stored)``."""
+        if not raws:
+            return 0, 0
+        docs = list({raw._hash: raw.doc for raw in raws}.values())
+        inserted = self._insert_unordered(docs)
+        return inserted, len(raws) - inserted
+
+    # ------------------------------------------------------------------ queue
+
+    @staticmethod
+    def pending_query(fid: str, version: str, consumes: Consumes) -> dict[str, Any]:
+        """Documents of ``consumes`` this filter version has neither processed nor given up on."""
+        query: dict[str, Any] = {"itype": consumes.itype}
+        if consumes.sub_type is not None:
+            query["sub_type"] = consumes.sub_type
+        query["filters"] = {"$ne": fid}
+        query[f"_failed.{fid}.final_for"] = {"$ne": version}
+        return query
+
+    def claim(
+        self,
+        fid: str,
+        version: str,
+        consumes: Consumes,
+        *,
+        token: str,
+        limit: int,
+        lease_seconds: float,
+        after: ObjectId | None = None,
+    ) -> list[dict[str, Any]]:
+        """Lease up to ``limit`` pending documents to ``token`` and return them, oldest first.
+
+        Three commands per batch whatever its size: find the ids, lease the
+        id range with one ``update_many`` (each document's lease is atomic,
+        so two workers never own the same document), read the leased ones.
+        """
+        now = time.time()
+        free = {"$or": [{f"_lease.{fid}": None}, {f"_lease.{fid}.until": {"$lt": now}}]}
+        query = {**self.pending_query(fid, version, consumes), **free}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        ids = [
+            doc["_id"]
+            for doc in self.collection.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
+        ]
+        if not ids:
+            return []
+        query["_id"] = {"$gte": ids[0], "$lte": ids[-1]}
+        lease = {"by": token, "until": now + lease_seconds}
+        self.collection.update_many(query, {"$set": {f"_lease.{fid}": lease}})
+        leased = self.collection.find({f"_lease.{fid}.by": token}).sort("_id", ASCENDING)
+        return list(leased)
+
+    def release(self, fid: str, token: str) -> None:
+        """Give back every document leased to ``token`` (after a batch could not finish)."""
+        self.collection.update_many(
+            {f"_lease.{fid}.by": token}, {"$unset": {f"_lease.{fid}": ""}}
+        )
+
+    def count_pending(self, fid: str, version: str, consumes: Iterable[Consumes]) -> int:
+        return sum(
+            self.collection.count_documents(self.pending_query(fid, version, c)) for c in consumes
+        )
+
+    # ------------------------------------------------------------------ instances
+
+    def _remember(self, hashes: Iterable[str]) -> None:
+        known = self._known
+        for value in hashes:
+            known[value] = None
+            known.move_to_end(value)
+        while len(known) > KNOWN_CACHE_SIZE:
+            known.popitem(last=False)
+
+    def _insert_unordered(self, docs: list[dict[str, Any]]) -> int:
+        """Insert ``docs``; documents already stored (duplicate ``_hash``) are not an error."""
+        if not docs:
+            return 0
+        try:
+            return len(self.collection.insert_many(docs, ordered=False).inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            fatal = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+            if fatal:
+                raise
+            return int(exc.details.get("nInserted", len(docs) - len(errors)))
+
+    def write_instances(self, instances: Iterable[Instance]) -> WriteStats:
+        """Store instances and their descendants with a few unordered bulk writes.
+
+        Instances are de-duplicated in memory; hashes this process has already
+        stored are skipped; attributes, objects and events are insert-only (a
+        stored document wins, as in TAHOE); sessions are upserted and merged
+        (``_ref`` union, earliest ``start_time``, latest ``end_time``). Running
+        it twice with the same input leaves the database unchanged.
+        """
+        unique: dict[str, Instance] = {}
+        sessions: dict[str, list[Session]] = {}
+        for instance in flatten(instances):
+            if isinstance(instance, Session):
+                sessions.setdefault(instance._hash, []).append(instance)
+            elif instance._hash not in unique:
+                unique[instance._hash] = instance
+        known = self._known
+        new = [inst.doc for h, inst in unique.items() if h not in known]
+        stats = WriteStats(existing=len(unique) - len(new))
+        stats.inserted = self._insert_unordered(new)
+        stats.existing += len(new) - stats.inserted
+        self._remember(unique)
+        if sessions:
+            self._upsert_sessions([_session_update(group) for group in sessions.values()])
+            stats.sessions = len(sessions)
+        return stats
+
+    def _upsert_sessions(self, updates: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        ops = [UpdateOne(query, update, upsert=True) for query, update in updates]
+        for attempt in range(3):
+            try:
+                self.collection.bulk_write(ops, ordered=False)
+                return
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if attempt == 2 or any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                # Two writers upserted the same new session: now it exists, retry as update.
+                ops = [ops[e["index"]] for e in errors]
+
+    # ------------------------------------------------------------------ marks
+
+    def mark(self, fid: str, token: str, updates: Sequence[tuple[ObjectId, dict[str, Any]]]) -> int:
+        """Apply per-document marks, only where this worker still holds the lease."""
+        if not updates:
+            return 0
+        ops = [UpdateOne({"_id": _id, f"_lease.{fid}.by": token}, update) for _id, update in updates]
+        result = self.collection.bulk_write(ops, ordered=False)
+        return result.matched_count
+
+    # ------------------------------------------------------------------ status and failures
+
+    def count(self, query: Mapping[str, Any]) -> int:
+        return self.collection.count_documents(dict(query))
+
+    def failures(self, fid: str, query: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Documents this filter failed on (given up or still being retried)."""
+        full = {f"_failed.{fid}": {"$exists": True}, **(query or {})}
+        projection = {"_id": 0, "_hash": 1, "itype": 1, "sub_type": 1, "orgid": 1, f"_failed.{fid}": 1}
+        with self.collection.find(full, projection).sort("_id", ASCENDING) as cursor:
+            yield from cursor
+
+    def find_document(self, hash_: str) -> dict[str, Any] | None:
+        return self.collection.find_one({"_hash": hash_}, _P)
+
+    def clear_failures(self, fid: str, query: Mapping[str, Any] | None = None) -> int:
+        """Forget failures so the documents are offered to the filter again."""
+        full = {f"_failed.{fid}": {"$exists": True}, **(query or {})}
+        return self.collection.update_many(full, {"$unset": {f"_failed.{fid}": ""}}).modified_count
+
+

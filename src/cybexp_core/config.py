@@ -1,0 +1,135 @@
+"""Settings from the original ``config.json`` format, the environment and the command line.
+
+Precedence: command line, then environment (``CYBEXP_MONGO_URL``, ``CYBEXP_DB``,
+``CYBEXP_COLL``), then the file, then the defaults. The file is the original
+CYBEX-P one: section ``analytics`` (falling back to ``tahoe``, then
+``archive``) with ``mongo_url``, ``db`` and ``coll``. Two sections are ours:
+``filters`` (settings per filter plugin, by entry-point name) and ``runner``.
+When no MongoDB URL is given anywhere, ``mongo_url`` stays ``None`` and the CLI
+starts its embedded server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import evolve, field, frozen
+
+from cybexp_core.errors import ConfigError
+
+__all__ = ["DEFAULT_MONGO_URL", "Settings", "load_settings", "redact_url"]
+
+DEFAULT_MONGO_URL = "mongodb://localhost:27017/"
+_SECTIONS = ("analytics", "tahoe", "archive")
+_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def redact_url(url: str | None) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``; safe to print or log."""
+    return _CREDENTIALS.sub("***@", url or "")
+
+
+def _positive(_: object, attribute: Any, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{attribute.name} must be positive, got {value!r}")
+
+
+@frozen
+class Settings:
+    """Everything the runner needs; build it with :func:`load_settings`."""
+
+    mongo_url: str | None = None
+    db: str = "tahoe_db"
+    coll: str = "instance"
+    batch_size: int = field(default=1000, validator=_positive)
+    #: Seconds a worker owns a claimed document before others may take it.
+    lease_seconds: float = field(default=600.0, validator=_positive)
+    #: Attempts of a document that raised an unexpected error before it is failed.
+    max_attempts: int = field(default=3, validator=_positive)
+    #: Cap of the per-filter back-off after errors (seconds).
+    max_backoff: float = field(default=3600.0, validator=_positive)
+    #: Cap of the per-filter polling interval when there is no new data (seconds).
+    max_idle: float = field(default=30.0, validator=_positive)
+    filters: Mapping[str, Mapping[str, Any]] = field(factory=dict)
+    source: str | None = None
+
+    @property
+    def safe_url(self) -> str:
+        """The MongoDB URL without credentials."""
+        return redact_url(self.mongo_url)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object")
+    return value
+
+
+def _from_file(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    values: dict[str, Any] = {"source": str(path)}
+    section = next((data[name] for name in _SECTIONS if isinstance(data.get(name), dict)), None)
+    if section is not None:
+        values["mongo_url"] = section.get("mongo_url", DEFAULT_MONGO_URL)
+        for key in ("db", "coll"):
+            if key in section:
+                values[key] = section[key]
+    filters = data.get("filters", {})
+    if not isinstance(filters, dict) or not all(isinstance(v, dict) for v in filters.values()):
+        raise ConfigError(f"{path}: 'filters' must map filter names to objects")
+    values["filters"] = filters
+    runner = data.get("runner", {})
+    allowed = {"batch_size", "lease_seconds", "max_attempts", "max_backoff", "max_idle"}
+    unknown = set(runner) - allowed
+    if unknown:
+        raise ConfigError(f"{path}: unknown 'runner' settings {sorted(unknown)}")
+    values.update(runner)
+    return values
+
+
+def load_settings(
+    config: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build :class:`Settings`; ``overrides`` (CLI values) win where they are not ``None``.
+
+    :param config: Path of the config file; default ``$CYBEXP_CONFIG`` or
+        ``./config.json`` when it exists.
+    :raises ConfigError: For a missing or unreadable file, bad JSON or bad values.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    explicit = config if config is not None else env.get("CYBEXP_CONFIG")
+    path = Path(explicit) if explicit else Path("config.json")
+    if explicit or path.exists():
+        values.update(_from_file(_read_file(path), path))
+    for key, name in (("mongo_url", "CYBEXP_MONGO_URL"), ("db", "CYBEXP_DB"), ("coll", "CYBEXP_COLL")):
+        if env.get(name):
+            values[key] = env[name]
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    for key in ("db", "coll"):
+        if key in values and (not isinstance(values[key], str) or not values[key]):
+            raise ConfigError(f"{key} must be a non-empty string")
+    try:
+        return Settings(**values)
+    except TypeError as exc:
+        raise ConfigError(f"bad settings: {exc}") from exc
+
+
+def with_url(settings: Settings, mongo_url: str) -> Settings:
+    """A copy of ``settings`` that uses ``mongo_url``."""
+    return evolve(settings, mongo_url=mongo_url)

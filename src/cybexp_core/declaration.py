@@ -1,0 +1,107 @@
+"""What a filter declares about itself (``filter_info``) and what it returns (``filter``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from attrs import field, frozen
+
+from cybexp_core.errors import PluginError
+from cybexp_core.models import Attribute, Event, Instance, Object, Session
+
+__all__ = ["Consumes", "FilterInfo", "FilterResult", "Problem"]
+
+_ITYPES = ("raw", "attribute", "object", "event", "session")
+
+
+@frozen
+class Consumes:
+    """One kind of document a filter reads: raw documents of a sub_type, or derived instances.
+
+    ``sub_type=None`` means every sub_type of that itype (a correlation filter
+    that reads all events, say).
+    """
+
+    itype: str
+    sub_type: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.itype not in _ITYPES:
+            raise PluginError(f"Consumes: itype must be one of {_ITYPES}, got {self.itype!r}")
+        if self.itype == "raw" and not self.sub_type:
+            raise PluginError("Consumes: a raw input needs a sub_type")
+
+    @classmethod
+    def raw(cls, sub_type: str) -> Consumes:
+        """Raw documents of ``sub_type``."""
+        return cls("raw", sub_type)
+
+
+def _consumes(value: Iterable[Consumes | str]) -> tuple[Consumes, ...]:
+    items = tuple(Consumes.raw(item) if isinstance(item, str) else item for item in value)
+    if not items:
+        raise PluginError("FilterInfo: consumes must name at least one input")
+    return items
+
+
+@frozen
+class FilterInfo:
+    """A filter's declaration. ``id`` is stable across versions and names its marks."""
+
+    id: str
+    name: str
+    version: str
+    consumes: tuple[Consumes, ...] = field(converter=_consumes)
+    description: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("id", "name", "version"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise PluginError(f"FilterInfo: {name} must be a non-empty str, got {value!r}")
+        if "." in self.id or self.id.startswith("$"):
+            raise PluginError(f"FilterInfo: id {self.id!r} may not contain '.' or start with '$'")
+
+
+@frozen
+class Problem:
+    """A part of the input (a row, a line) that was skipped, and why."""
+
+    where: str
+    reason: str
+
+
+_OUTPUT_TYPES = (Attribute, Object, Event, Session)
+
+
+@frozen
+class FilterResult:
+    """What ``filter`` returns when it wants to report skipped parts besides its instances.
+
+    ``instances`` may hold attributes, objects, events and sessions; their
+    descendants need not be listed, the backend writes them too. A plain list
+    of instances is the same as ``FilterResult(instances=the_list)``.
+    """
+
+    instances: tuple[Instance, ...] = field(converter=tuple, factory=tuple)
+    problems: tuple[Problem, ...] = field(converter=tuple, factory=tuple)
+
+    @classmethod
+    def coerce(cls, value: Any) -> FilterResult:
+        """Turn a hook's return value into a ``FilterResult`` or raise ``PluginError``."""
+        result = value if isinstance(value, FilterResult) else None
+        if result is None:
+            if isinstance(value, (str, bytes, dict)) or not isinstance(value, Iterable):
+                raise PluginError(
+                    f"filter() must return a list of instances, a FilterResult or None, "
+                    f"got {type(value).__name__}"
+                )
+            result = cls(instances=value)
+        for item in result.instances:
+            if not isinstance(item, _OUTPUT_TYPES):
+                raise PluginError(
+                    f"filter() returned a {type(item).__name__}; expected Attribute, Object, "
+                    "Event or Session"
+                )
+        return result

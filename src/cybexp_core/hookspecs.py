@@ -1,0 +1,102 @@
+"""The hooks a cybexp-analytics filter plugin implements.
+
+A plugin is a module (or object) named by an entry point in the group
+``cybexp.filters``. It implements both hooks below with ``@hookimpl``::
+
+    from cybexp_core import Attribute, Consumes, Event, FilterInfo, hookimpl
+
+    @hookimpl
+    def filter_info(settings):
+        return FilterInfo(id="…uuid…", name="example", version="1.0",
+                          consumes=[Consumes.raw("example")])
+
+    @hookimpl
+    def filter(document, settings):
+        ...
+
+Hook implementations may take fewer arguments than the spec (pluggy's opt-in
+arguments). The runner calls each plugin on its own (never a 1:N fan-out), so
+one plugin's exception never stops another.
+
+Stability: the hook names, their arguments and the return contracts below are
+the stable API of cybexp-core 1.x. New optional arguments may be added in a
+minor release (existing implementations keep working); removing or changing
+one is a major release. See ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from cybexp_core.declaration import FilterInfo, FilterResult
+    from cybexp_core.models import Instance
+
+#: Project name shared by the markers and the plugin manager.
+PROJECT = "cybexp"
+#: Entry-point group in which filter plugins are discovered.
+ENTRY_POINT_GROUP = "cybexp.filters"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+# -------------------------------------------------------------------------
+# Declaration
+# -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
+    """Declare the filter: its stable id, name, version and the documents it consumes.
+
+    Called once when the plugin is loaded. Stops at the first non-None result.
+
+    :param settings: This filter's section of the configuration file
+        (``{"filters": {"<name>": {...}}}``), an empty mapping when there is
+        none. Use it for options such as which raw sub_types to read.
+    :return: A :class:`cybexp_core.FilterInfo`. ``id`` must stay the same
+        across versions: the runner marks processed documents with it.
+        ``version`` is recorded on failures; a new version retries what an
+        older one failed on. ``consumes`` lists raw sub_types
+        (``Consumes.raw("cowrie")``) or derived instances
+        (``Consumes("event", "login")``, ``Consumes("event")`` for all events).
+    :raises cybexp_core.PluginError: If ``settings`` are unusable; the plugin
+        is then reported and skipped.
+    """
+
+
+# -------------------------------------------------------------------------
+# Processing
+# -------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def filter(
+    document: dict[str, Any], settings: Mapping[str, Any]
+) -> Sequence[Instance] | FilterResult | None:
+    """Turn one input document into TAHOE instances.
+
+    Called once per pending document that matches ``consumes``. Must be
+    deterministic and free of I/O: the same document always gives the same
+    instances (never use the clock for a timestamp), because a document may be
+    processed again after a crash and the result must not change.
+
+    :param document: The stored document without ``_id``: for a raw document
+        ``{"itype": "raw", "sub_type", "data", "orgid", "timezone", "_hash", ...}``;
+        for a derived input, the instance's TAHOE document (``itype``,
+        ``sub_type``, ``data``, ``_ref``, ...). Fields starting with ``_`` other
+        than TAHOE's own belong to the runner; do not rely on them.
+    :param settings: This filter's section of the configuration file.
+    :return: The instances made (``Attribute``, ``Object``, ``Event``,
+        ``Session``; their children are written too), or a
+        :class:`cybexp_core.FilterResult` that also lists parts of the input
+        that were skipped, with a reason. An empty list means "processed,
+        nothing to make". ``None`` means "this document is not for me"; it is
+        marked so that it is not offered to this filter again.
+    :raises cybexp_core.InputError: For bad input. The document is kept as
+        failed with the message and is not retried with this filter version.
+        Any other exception is retried a few times, then kept as failed too.
+    """

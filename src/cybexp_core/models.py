@@ -1,0 +1,405 @@
+"""TAHOE instances as frozen attrs classes, with hashes identical to the TAHOE library.
+
+Constructing a model never touches a database: it validates its input,
+computes ``_hash`` and exposes ``doc``, the MongoDB document field for field
+as TAHOE stores it. Writing is the backend's job.
+
+Each instance caches its canonical data string (``_canon``), so a parent's
+hash is built from its children's cached strings instead of re-encoding the
+whole tree; ``tests/test_hashing.py`` checks this against a literal port of
+TAHOE's ``canonical()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Union
+
+from attrs import field, frozen
+
+from cybexp_core.errors import InvalidInstanceError
+from cybexp_core.hashing import canonical, canonical_group, canonical_mapping, sha256_hex
+
+__all__ = [
+    "CATEGORIES",
+    "Attribute",
+    "Child",
+    "Event",
+    "Instance",
+    "Object",
+    "Raw",
+    "Scalar",
+    "Session",
+]
+
+Scalar = Union[str, int, float, bool, None]
+_SCALARS = (str, int, float, bool, type(None))
+#: Allowed values of an event's ``category`` and of context lists.
+CATEGORIES = ("benign", "malicious", "unknown")
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+def _check_sub_type(owner: str, sub_type: object) -> None:
+    if not isinstance(sub_type, str) or not sub_type.isidentifier():
+        raise InvalidInstanceError(
+            f"{owner}: sub_type must be a str that is a Python identifier, got {sub_type!r}"
+        )
+
+
+def _as_children(owner: str, data: object) -> tuple[Child, ...]:
+    items = [data] if isinstance(data, (Attribute, Object)) else data
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise InvalidInstanceError(
+            f"{owner}: data must be an Attribute, an Object or a list of them, "
+            f"got {type(data).__name__}"
+        )
+    children = tuple(items)
+    if not children:
+        raise InvalidInstanceError(f"{owner}: data must not be empty")
+    for child in children:
+        if not isinstance(child, (Attribute, Object)):
+            raise InvalidInstanceError(
+                f"{owner}: data items must be Attribute or Object, got {type(child).__name__}"
+            )
+    return children
+
+
+class Instance:
+    """Behaviour shared by every TAHOE instance model."""
+
+    __slots__ = ()
+    itype: ClassVar[str]
+    _hash: str
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        """The MongoDB document, with TAHOE's field names and order."""
+        raise NotImplementedError
+
+
+class _Composite(Instance):
+    """Object, Event and Session: instances whose data is a list of children."""
+
+    __slots__ = ()
+    sub_type: str
+    children: tuple[Child, ...]
+    _canon: str
+    _data: dict[str, list[Any]]
+    _cref: tuple[str, ...]
+    _ref: tuple[str, ...]
+
+    def _derive_children(self) -> None:
+        """Set ``_data``, ``_canon``, ``_cref`` and ``_ref`` from ``children``."""
+        data: dict[str, list[Any]] = {}
+        canons: dict[str, list[str]] = {}
+        cref: dict[str, None] = {}
+        ref: dict[str, None] = {}
+        for child in self.children:
+            if child._hash in cref:  # same value twice: TAHOE's hash ignores it too
+                continue
+            cref[child._hash] = None
+            ref[child._hash] = None
+            if isinstance(child, Object):
+                ref.update(dict.fromkeys(child._ref))
+                value: Any = child.data
+            else:
+                value = child.data
+            data.setdefault(child.sub_type, []).append(value)
+            canons.setdefault(child.sub_type, []).append(child._canon)
+        _set(self, "_data", data)
+        _set(
+            self,
+            "_canon",
+            canonical_mapping({key: canonical_group(group) for key, group in canons.items()}),
+        )
+        _set(self, "_cref", tuple(cref))
+        _set(self, "_ref", tuple(ref))
+
+    @property
+    def data(self) -> dict[str, list[Any]]:
+        """TAHOE's ``data``: ``{child sub_type: [child data, ...]}``."""
+        return self._data
+
+
+@frozen(slots=True, eq=False)
+class Attribute(Instance):
+    """A single typed value, e.g. ``Attribute("ipv4", "1.1.1.1")``."""
+
+    itype: ClassVar[str] = "attribute"
+    sub_type: str
+    data: Scalar
+    _canon: str = field(init=False, repr=False)
+    _hash: str = field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        _check_sub_type("Attribute", self.sub_type)
+        data = self.data
+        if not isinstance(data, _SCALARS):
+            raise InvalidInstanceError(
+                f"Attribute {self.sub_type!r}: data must be str, int, float, bool or None, "
+                f"got {type(data).__name__}"
+            )
+        canon = canonical(data)
+        _set(self, "_canon", canon)
+        _set(self, "_hash", sha256_hex("attribute" + self.sub_type + canon))
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return {"itype": "attribute", "data": self.data, "sub_type": self.sub_type, "_hash": self._hash}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Attribute) and other._hash == self._hash
+
+    def __hash__(self) -> int:
+        return hash(self._hash)
+
+
+@frozen(slots=True, eq=False)
+class Object(_Composite):
+    """A named group of attributes and objects, e.g. a ``credential``."""
+
+    itype: ClassVar[str] = "object"
+    sub_type: str
+    children: tuple[Child, ...] = field(alias="data")
+    _data: dict[str, list[Any]] = field(init=False, repr=False)
+    _canon: str = field(init=False, repr=False)
+    _cref: tuple[str, ...] = field(init=False, repr=False)
+    _ref: tuple[str, ...] = field(init=False, repr=False)
+    _hash: str = field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        _check_sub_type("Object", self.sub_type)
+        _set(self, "children", _as_children(f"Object {self.sub_type!r}", self.children))
+        self._derive_children()
+        _set(self, "_hash", sha256_hex("object" + self.sub_type + self._canon))
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return {
+            "itype": "object",
+            "data": self._data,
+            "_cref": list(self._cref),
+            "_ref": list(self._ref),
+            "sub_type": self.sub_type,
+            "_hash": self._hash,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Object) and other._hash == self._hash
+
+    def __hash__(self) -> int:
+        return hash(self._hash)
+
+
+def _context_hashes(owner: str, name: str, items: object, ref: set[str]) -> tuple[str, ...]:
+    values = [items] if isinstance(items, (Attribute, Object)) else items
+    if not isinstance(values, Iterable) or isinstance(values, (str, bytes, Mapping)):
+        raise InvalidInstanceError(f"{owner}: {name} must be a list of Attribute/Object")
+    hashes: dict[str, None] = {}
+    for item in values:
+        if not isinstance(item, (Attribute, Object)):
+            raise InvalidInstanceError(
+                f"{owner}: {name} items must be Attribute or Object, got {type(item).__name__}"
+            )
+        if item._hash not in ref:
+            raise InvalidInstanceError(
+                f"{owner}: {name} holds {item.sub_type!r} {item._hash[:12]}…, "
+                "which is not part of the event's data"
+            )
+        hashes[item._hash] = None
+    return tuple(hashes)
+
+
+def _check_timestamp(owner: str, name: str, value: object, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInstanceError(f"{owner}: {name} must be an int or float, got {value!r}")
+    if not math.isfinite(value):
+        raise InvalidInstanceError(f"{owner}: {name} must be finite, got {value!r}")
+
+
+@frozen(slots=True, eq=False)
+class Event(_Composite):
+    """Something that happened at ``timestamp``, reported by ``orgid``.
+
+    ``mal_data``/``ben_data`` name the children (or descendants) that are
+    malicious/benign in the context of this event (``_mal_ref``/``_ben_ref``).
+    ``category`` is not part of the hash.
+    """
+
+    itype: ClassVar[str] = "event"
+    sub_type: str
+    children: tuple[Child, ...] = field(alias="data")
+    orgid: str
+    timestamp: float
+    mal_data: Iterable[Child] = field(default=(), repr=False)
+    ben_data: Iterable[Child] = field(default=(), repr=False)
+    category: str = "unknown"
+    _data: dict[str, list[Any]] = field(init=False, repr=False)
+    _canon: str = field(init=False, repr=False)
+    _cref: tuple[str, ...] = field(init=False, repr=False)
+    _ref: tuple[str, ...] = field(init=False, repr=False)
+    _mal_ref: tuple[str, ...] = field(init=False, repr=False)
+    _ben_ref: tuple[str, ...] = field(init=False, repr=False)
+    _hash: str = field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        owner = f"Event {self.sub_type!r}"
+        _check_sub_type("Event", self.sub_type)
+        if not isinstance(self.orgid, str):
+            raise InvalidInstanceError(f"{owner}: orgid must be a str, got {self.orgid!r}")
+        _check_timestamp(owner, "timestamp", self.timestamp)
+        if self.category not in CATEGORIES:
+            raise InvalidInstanceError(
+                f"{owner}: category must be one of {CATEGORIES}, got {self.category!r}"
+            )
+        _set(self, "timestamp", float(self.timestamp))
+        _set(self, "children", _as_children(owner, self.children))
+        self._derive_children()
+        ref = set(self._ref)
+        mal = _context_hashes(owner, "mal_data", self.mal_data, ref)
+        ben = _context_hashes(owner, "ben_data", self.ben_data, ref)
+        if set(mal) & set(ben):
+            raise InvalidInstanceError(f"{owner}: an item cannot be both malicious and benign")
+        _set(self, "mal_data", tuple(self.mal_data) if not isinstance(self.mal_data, (Attribute, Object)) else (self.mal_data,))
+        _set(self, "ben_data", tuple(self.ben_data) if not isinstance(self.ben_data, (Attribute, Object)) else (self.ben_data,))
+        _set(self, "_mal_ref", mal)
+        _set(self, "_ben_ref", ben)
+        unique = "event" + self.sub_type + self.orgid + repr(self.timestamp) + self._canon
+        _set(self, "_hash", sha256_hex(unique))
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return {
+            "itype": "event",
+            "orgid": self.orgid,
+            "timestamp": self.timestamp,
+            "category": self.category,
+            "data": self._data,
+            "_cref": list(self._cref),
+            "_ref": list(self._ref),
+            "_ben_ref": list(self._ben_ref),
+            "_mal_ref": list(self._mal_ref),
+            "sub_type": self.sub_type,
+            "_hash": self._hash,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Event) and other._hash == self._hash
+
+    def __hash__(self) -> int:
+        return hash(self._hash)
+
+
+@frozen(slots=True, eq=False)
+class Session(_Composite):
+    """A group of events that share an identity (``data``), e.g. one Cowrie session.
+
+    ``events`` are hashes to add to the session's ``_ref``. ``start_time``,
+    ``end_time`` and ``duration`` are not hashed; the backend merges them into
+    the stored session (earliest start, latest end, longest duration), so the
+    result does not depend on the order in which events arrive.
+    """
+
+    itype: ClassVar[str] = "session"
+    sub_type: str
+    children: tuple[Child, ...] = field(alias="data")
+    events: tuple[str, ...] = field(default=(), converter=tuple)
+    start_time: float | None = None
+    end_time: float | None = None
+    duration: float | None = None
+    _data: dict[str, list[Any]] = field(init=False, repr=False)
+    _canon: str = field(init=False, repr=False)
+    _cref: tuple[str, ...] = field(init=False, repr=False)
+    _ref: tuple[str, ...] = field(init=False, repr=False)
+    _hash: str = field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        owner = f"Session {self.sub_type!r}"
+        _check_sub_type("Session", self.sub_type)
+        for name in ("start_time", "end_time", "duration"):
+            value = getattr(self, name)
+            _check_timestamp(owner, name, value, optional=True)
+            if value is not None:
+                _set(self, name, float(value))
+        for event_hash in self.events:
+            if not isinstance(event_hash, str):
+                raise InvalidInstanceError(f"{owner}: events must be hashes (str)")
+        _set(self, "children", _as_children(owner, self.children))
+        self._derive_children()
+        _set(self, "_hash", sha256_hex("session" + self.sub_type + self._canon))
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "itype": "session",
+            "data": self._data,
+            "_cref": list(self._cref),
+            "_ref": list(dict.fromkeys(self._ref + self.events)),
+            "sub_type": self.sub_type,
+            "_hash": self._hash,
+        }
+        for name in ("start_time", "end_time", "duration"):
+            value = getattr(self, name)
+            if value is not None:
+                doc[name] = value
+        return doc
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Session) and other._hash == self._hash
+
+    def __hash__(self) -> int:
+        return hash(self._hash)
+
+
+@frozen(slots=True, eq=False)
+class Raw(Instance):
+    """A document as an organisation submitted it; filters turn it into instances.
+
+    As in TAHOE, ``orgid`` and ``timezone`` are not hashed: the same payload
+    from two organisations is one document.
+    """
+
+    itype: ClassVar[str] = "raw"
+    sub_type: str
+    data: Any
+    orgid: str
+    timezone: str = "UTC"
+    _hash: str = field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        _check_sub_type("Raw", self.sub_type)
+        if not isinstance(self.orgid, str):
+            raise InvalidInstanceError(f"Raw {self.sub_type!r}: orgid must be a str")
+        if not isinstance(self.timezone, str):
+            raise InvalidInstanceError(f"Raw {self.sub_type!r}: timezone must be a str")
+        try:
+            canon = canonical(self.data)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInstanceError(f"Raw {self.sub_type!r}: data is not JSON: {exc}") from exc
+        _set(self, "_hash", sha256_hex("raw" + self.sub_type + canon))
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return {
+            "itype": "raw",
+            "data": self.data,
+            "orgid": self.orgid,
+            "timezone": self.timezone,
+            "sub_type": self.sub_type,
+            "_hash": self._hash,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Raw) and other._hash == self._hash
+
+    def __hash__(self) -> int:
+        return hash(self._hash)
+
+
+Child = Union[Attribute, Object]

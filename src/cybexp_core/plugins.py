@@ -1,0 +1,170 @@
+"""Finding filter plugins through entry points, each loaded in isolation.
+
+``load_filters()`` walks the ``cybexp.filters`` entry-point group. A plugin
+that fails to import, does not match the hook spec, or declares itself badly
+is recorded in the :class:`LoadReport` and skipped; the others load. With
+``strict=True`` the first such error is raised instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+from attrs import define, field, frozen
+
+from cybexp_core import hookspecs
+from cybexp_core.declaration import FilterInfo, FilterResult
+from cybexp_core.errors import PluginError
+
+__all__ = ["LoadError", "LoadReport", "LoadedFilter", "hookimpl", "load_filters", "new_plugin_manager"]
+
+log = logging.getLogger(__name__)
+
+hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
+
+#: Comma-separated entry-point names that are not loaded (like pytest's ``-p no:``).
+DISABLE_ENV = "CYBEXP_DISABLE_FILTERS"
+
+
+def new_plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager that knows the cybexp hook specs and no plugin."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+@frozen
+class LoadError:
+    """A plugin that was not loaded, and why."""
+
+    name: str
+    distribution: str | None
+    error: str
+    detail: str = ""
+
+
+@frozen
+class LoadedFilter:
+    """A loaded filter: its declaration and a way to call only this plugin."""
+
+    info: FilterInfo
+    entry_point: str
+    distribution: str | None
+    distribution_version: str | None
+    settings: Mapping[str, Any]
+    _call: Callable[..., Any] = field(repr=False, alias="call")
+
+    def run(self, document: dict[str, Any]) -> FilterResult | None:
+        """Call this plugin's ``filter`` hook; ``None`` means the input was not for it."""
+        value = self._call(document=document, settings=self.settings)
+        return None if value is None else FilterResult.coerce(value)
+
+    def matches(self, selectors: Iterable[str]) -> bool:
+        """True when any selector is this filter's name, id or entry-point name."""
+        names = {self.info.name, self.info.id, self.entry_point}
+        return any(selector in names for selector in selectors)
+
+
+@define
+class LoadReport:
+    """Outcome of plugin discovery: the filters that loaded and the errors of the rest."""
+
+    filters: list[LoadedFilter] = field(factory=list)
+    errors: list[LoadError] = field(factory=list)
+
+
+def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+def _register(
+    manager: pluggy.PluginManager, name: str, plugin: object, settings: Mapping[str, Any]
+) -> tuple[FilterInfo, Callable[..., Any]]:
+    manager.register(plugin, name=name)
+    try:
+        manager.check_pending()
+        impl_names = {impl.plugin_name for impl in manager.hook.filter.get_hookimpls()}
+        info_names = {impl.plugin_name for impl in manager.hook.filter_info.get_hookimpls()}
+        if name not in impl_names or name not in info_names:
+            raise PluginError(f"plugin {name!r} must implement both filter_info() and filter()")
+        others = [p for p in manager.get_plugins() if p is not plugin]
+        info = manager.subset_hook_caller("filter_info", others)(settings=settings)
+        if not isinstance(info, FilterInfo):
+            raise PluginError(
+                f"plugin {name!r}: filter_info() returned {type(info).__name__}, not FilterInfo"
+            )
+        return info, manager.subset_hook_caller("filter", others)
+    except BaseException:
+        manager.unregister(plugin)
+        raise
+
+
+def load_filters(
+    *,
+    entry_points_: Iterable[EntryPoint] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    blocked: Iterable[str] = (),
+    strict: bool = False,
+    extra_plugins: Mapping[str, object] | None = None,
+) -> LoadReport:
+    """Load every filter plugin, isolating each one's failure.
+
+    :param entry_points_: Entry points to load; default: the installed ones in
+        ``cybexp.filters``.
+    :param settings: Per-filter settings keyed by entry-point name.
+    :param blocked: Entry-point names not to load (plus ``$CYBEXP_DISABLE_FILTERS``).
+    :param strict: Raise :class:`PluginError` on the first broken plugin.
+    :param extra_plugins: Plugin objects to register directly (tests, embedding).
+    """
+    settings = settings or {}
+    blocked_names = set(blocked) | {
+        name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()
+    }
+    if entry_points_ is None:
+        entry_points_ = entry_points(group=hookspecs.ENTRY_POINT_GROUP)
+    manager = new_plugin_manager()
+    report = LoadReport()
+    seen_ids: dict[str, str] = {}
+
+    candidates: list[tuple[str, Callable[[], object], str | None, str | None]] = []
+    for ep in sorted(entry_points_, key=lambda ep: ep.name):
+        if ep.name in blocked_names:
+            log.info("filter plugin %s is disabled", ep.name)
+            continue
+        dist, version = _dist_of(ep)
+        candidates.append((ep.name, ep.load, dist, version))
+    for name, plugin in (extra_plugins or {}).items():
+        candidates.append((name, lambda plugin=plugin: plugin, None, None))
+
+    for name, load, dist, version in candidates:
+        try:
+            plugin = load()
+            own = dict(settings.get(name, {}))
+            info, call = _register(manager, name, plugin, own)
+            if info.id in seen_ids:
+                manager.unregister(plugin)
+                raise PluginError(f"filter id {info.id} is already used by {seen_ids[info.id]!r}")
+            seen_ids[info.id] = name
+            report.filters.append(
+                LoadedFilter(info, name, dist, version, own, call=call)
+            )
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
+            if strict:
+                raise PluginError(f"Error loading filter plugin {name!r}: {exc}") from exc
+            kind = "import" if isinstance(exc, ImportError) else "validation"
+            if isinstance(exc, pluggy.PluginValidationError | PluginError):
+                kind = "validation"
+            error = LoadError(name, dist, f"{kind}: {type(exc).__name__}: {exc}",
+                              traceback.format_exc(limit=5))
+            log.error("filter plugin %s skipped: %s", name, error.error)
+            report.errors.append(error)
+    return report
