@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from cybexp_core.declaration import Consumes, FilterInfo, FilterResult, Problem
-from cybexp_core.errors import ConfigError, CybexpError, InputError, InvalidInstanceError, PluginError
+from cybexp_core.errors import (
+    ConfigError,
+    CybexpError,
+    InputError,
+    InvalidInstanceError,
+    PluginError,
+)
 from cybexp_core.models import Attribute, Event, Instance, Object, Raw, Session
 from cybexp_core.plugins import hookimpl
 

@@ -107,7 +107,10 @@ class Archive:
         if not settings.mongo_url:
             raise ValueError("settings.mongo_url is not set")
         client: MongoClient = MongoClient(
-            settings.mongo_url, connect=False, tz_aware=True, appname="cybexp-analytics",
+            settings.mongo_url,
+            connect=False,
+            tz_aware=True,
+            appname="cybexp-analytics",
             **client_options,
         )
         return cls(client[settings.db][settings.coll])
@@ -186,9 +189,7 @@ class Archive:
 
     def release(self, fid: str, token: str) -> None:
         """Give back every document leased to ``token`` (after a batch could not finish)."""
-        self.collection.update_many(
-            {f"_lease.{fid}.by": token}, {"$unset": {f"_lease.{fid}": ""}}
-        )
+        self.collection.update_many({f"_lease.{fid}.by": token}, {"$unset": {f"_lease.{fid}": ""}})
 
     def count_pending(self, fid: str, version: str, consumes: Iterable[Consumes]) -> int:
         return sum(
@@ -264,7 +265,9 @@ class Archive:
         """Apply per-document marks, only where this worker still holds the lease."""
         if not updates:
             return 0
-        ops = [UpdateOne({"_id": _id, f"_lease.{fid}.by": token}, update) for _id, update in updates]
+        ops = [
+            UpdateOne({"_id": _id, f"_lease.{fid}.by": token}, update) for _id, update in updates
+        ]
         result = self.collection.bulk_write(ops, ordered=False)
         return result.matched_count
 
@@ -273,10 +276,19 @@ class Archive:
     def count(self, query: Mapping[str, Any]) -> int:
         return self.collection.count_documents(dict(query))
 
-    def failures(self, fid: str, query: Mapping[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    def failures(
+        self, fid: str, query: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Documents this filter failed on (given up or still being retried)."""
         full = {f"_failed.{fid}": {"$exists": True}, **(query or {})}
-        projection = {"_id": 0, "_hash": 1, "itype": 1, "sub_type": 1, "orgid": 1, f"_failed.{fid}": 1}
+        projection = {
+            "_id": 0,
+            "_hash": 1,
+            "itype": 1,
+            "sub_type": 1,
+            "orgid": 1,
+            f"_failed.{fid}": 1,
+        }
         with self.collection.find(full, projection).sort("_id", ASCENDING) as cursor:
             yield from cursor
 
@@ -287,5 +299,3 @@ class Archive:
         """Forget failures so the documents are offered to the filter again."""
         full = {f"_failed.{fid}": {"$exists": True}, **(query or {})}
         return self.collection.update_many(full, {"$unset": {f"_failed.{fid}": ""}}).modified_count
-
-

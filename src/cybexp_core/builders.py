@@ -50,6 +50,8 @@ def scalar_attribute(sub_type: str, value: object, *, where: str = "data") -> At
     if not isinstance(sub_type, str) or not sub_type.isidentifier() or sub_type.startswith("$"):
         raise InputError(f"{where}: key {sub_type!r} is not an identifier", field=where)
     if isinstance(value, (dict, list, tuple)):
-        raise InputError(f"{where}.{sub_type}: value must be a scalar, got {type(value).__name__}",
-                         field=f"{where}.{sub_type}")
+        raise InputError(
+            f"{where}.{sub_type}: value must be a scalar, got {type(value).__name__}",
+            field=f"{where}.{sub_type}",
+        )
     return Attribute(sub_type, value)  # type: ignore[arg-type]

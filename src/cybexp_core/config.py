@@ -117,7 +117,11 @@ def load_settings(
     path = Path(explicit) if explicit else Path("config.json")
     if explicit or path.exists():
         values.update(_from_file(_read_file(path), path))
-    for key, name in (("mongo_url", "CYBEXP_MONGO_URL"), ("db", "CYBEXP_DB"), ("coll", "CYBEXP_COLL")):
+    for key, name in (
+        ("mongo_url", "CYBEXP_MONGO_URL"),
+        ("db", "CYBEXP_DB"),
+        ("coll", "CYBEXP_COLL"),
+    ):
         if env.get(name):
             values[key] = env[name]
     values.update({key: value for key, value in overrides.items() if value is not None})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from attrs import field, frozen
 
@@ -33,7 +33,7 @@ __all__ = [
     "Session",
 ]
 
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 _SCALARS = (str, int, float, bool, type(None))
 #: Allowed values of an event's ``category`` and of context lists.
 CATEGORIES = ("benign", "malicious", "unknown")
@@ -149,7 +149,12 @@ class Attribute(Instance):
 
     @property
     def doc(self) -> dict[str, Any]:
-        return {"itype": "attribute", "data": self.data, "sub_type": self.sub_type, "_hash": self._hash}
+        return {
+            "itype": "attribute",
+            "data": self.data,
+            "sub_type": self.sub_type,
+            "_hash": self._hash,
+        }
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Attribute) and other._hash == self._hash
@@ -214,6 +219,10 @@ def _context_hashes(owner: str, name: str, items: object, ref: set[str]) -> tupl
     return tuple(hashes)
 
 
+def _as_tuple(items: Any) -> tuple[Any, ...]:
+    return (items,) if isinstance(items, (Attribute, Object)) else tuple(items)
+
+
 def _check_timestamp(owner: str, name: str, value: object, *, optional: bool = False) -> None:
     if value is None and optional:
         return
@@ -266,8 +275,8 @@ class Event(_Composite):
         ben = _context_hashes(owner, "ben_data", self.ben_data, ref)
         if set(mal) & set(ben):
             raise InvalidInstanceError(f"{owner}: an item cannot be both malicious and benign")
-        _set(self, "mal_data", tuple(self.mal_data) if not isinstance(self.mal_data, (Attribute, Object)) else (self.mal_data,))
-        _set(self, "ben_data", tuple(self.ben_data) if not isinstance(self.ben_data, (Attribute, Object)) else (self.ben_data,))
+        _set(self, "mal_data", _as_tuple(self.mal_data))
+        _set(self, "ben_data", _as_tuple(self.ben_data))
         _set(self, "_mal_ref", mal)
         _set(self, "_ben_ref", ben)
         unique = "event" + self.sub_type + self.orgid + repr(self.timestamp) + self._canon
@@ -402,4 +411,4 @@ class Raw(Instance):
         return hash(self._hash)
 
 
-Child = Union[Attribute, Object]
+Child = Attribute | Object

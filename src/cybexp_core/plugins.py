@@ -22,7 +22,14 @@ from cybexp_core import hookspecs
 from cybexp_core.declaration import FilterInfo, FilterResult
 from cybexp_core.errors import PluginError
 
-__all__ = ["LoadError", "LoadReport", "LoadedFilter", "hookimpl", "load_filters", "new_plugin_manager"]
+__all__ = [
+    "LoadError",
+    "LoadReport",
+    "LoadedFilter",
+    "hookimpl",
+    "load_filters",
+    "new_plugin_manager",
+]
 
 log = logging.getLogger(__name__)
 
@@ -87,25 +94,25 @@ def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
 
 
 def _register(
-    manager: pluggy.PluginManager, name: str, plugin: object, settings: Mapping[str, Any]
+    name: str, plugin: object, settings: Mapping[str, Any]
 ) -> tuple[FilterInfo, Callable[..., Any]]:
+    """Register ``plugin`` in a plugin manager of its own, validate it, read its declaration.
+
+    One manager per plugin means its ``filter`` hook calls this plugin only:
+    filters never fan out 1:N, so one plugin's exception cannot stop another.
+    """
+    manager = new_plugin_manager()
     manager.register(plugin, name=name)
-    try:
-        manager.check_pending()
-        impl_names = {impl.plugin_name for impl in manager.hook.filter.get_hookimpls()}
-        info_names = {impl.plugin_name for impl in manager.hook.filter_info.get_hookimpls()}
-        if name not in impl_names or name not in info_names:
+    manager.check_pending()
+    for hook in ("filter_info", "filter"):
+        if not getattr(manager.hook, hook).get_hookimpls():
             raise PluginError(f"plugin {name!r} must implement both filter_info() and filter()")
-        others = [p for p in manager.get_plugins() if p is not plugin]
-        info = manager.subset_hook_caller("filter_info", others)(settings=settings)
-        if not isinstance(info, FilterInfo):
-            raise PluginError(
-                f"plugin {name!r}: filter_info() returned {type(info).__name__}, not FilterInfo"
-            )
-        return info, manager.subset_hook_caller("filter", others)
-    except BaseException:
-        manager.unregister(plugin)
-        raise
+    info = manager.hook.filter_info(settings=settings)
+    if not isinstance(info, FilterInfo):
+        raise PluginError(
+            f"plugin {name!r}: filter_info() returned {type(info).__name__}, not FilterInfo"
+        )
+    return info, manager.hook.filter
 
 
 def load_filters(
@@ -131,7 +138,6 @@ def load_filters(
     }
     if entry_points_ is None:
         entry_points_ = entry_points(group=hookspecs.ENTRY_POINT_GROUP)
-    manager = new_plugin_manager()
     report = LoadReport()
     seen_ids: dict[str, str] = {}
 
@@ -149,22 +155,20 @@ def load_filters(
         try:
             plugin = load()
             own = dict(settings.get(name, {}))
-            info, call = _register(manager, name, plugin, own)
+            info, call = _register(name, plugin, own)
             if info.id in seen_ids:
-                manager.unregister(plugin)
                 raise PluginError(f"filter id {info.id} is already used by {seen_ids[info.id]!r}")
             seen_ids[info.id] = name
-            report.filters.append(
-                LoadedFilter(info, name, dist, version, own, call=call)
-            )
-        except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the others
+            report.filters.append(LoadedFilter(info, name, dist, version, own, call=call))
+        except Exception as exc:
             if strict:
                 raise PluginError(f"Error loading filter plugin {name!r}: {exc}") from exc
             kind = "import" if isinstance(exc, ImportError) else "validation"
             if isinstance(exc, pluggy.PluginValidationError | PluginError):
                 kind = "validation"
-            error = LoadError(name, dist, f"{kind}: {type(exc).__name__}: {exc}",
-                              traceback.format_exc(limit=5))
+            error = LoadError(
+                name, dist, f"{kind}: {type(exc).__name__}: {exc}", traceback.format_exc(limit=5)
+            )
             log.error("filter plugin %s skipped: %s", name, error.error)
             report.errors.append(error)
     return report

@@ -73,15 +73,26 @@ class LocalServer:
         """Start the server and wait until it answers a ping."""
         self.storage.mkdir(parents=True, exist_ok=True)
         command = [
-            server_executable(), "--host", "127.0.0.1", "--port", str(self.port),
-            "--storage-path", str(self.storage), "--log-level", "WARNING", "--standalone",
+            server_executable(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--storage-path",
+            str(self.storage),
+            "--log-level",
+            "WARNING",
+            "--standalone",
         ]
         if self.sync_on_commit:
             command.append("--sync-on-commit")
         log_path = self.log_file or self.storage.parent / f"{self.storage.name}.log"
         with open(log_path, "ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
@@ -96,7 +107,9 @@ class LocalServer:
                 except PyMongoError:
                     if time.monotonic() > deadline:
                         self.stop()
-                        raise ConfigError(f"embedded server did not start; see {log_path}") from None
+                        raise ConfigError(
+                            f"embedded server did not start; see {log_path}"
+                        ) from None
                     time.sleep(0.1)
         finally:
             client.close()

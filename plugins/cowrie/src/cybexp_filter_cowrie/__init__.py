@@ -1,0 +1,42 @@
+"""cybexp-filter-cowrie: Cowrie SSH/Telnet honeypot events to TAHOE instances.
+
+Configured under ``{"filters": {"cowrie": {...}}}``: ``sub_types`` (raw
+sub_types to read, default ``["cowrie", "unr_honeypot"]``) and
+``telnet_sensors`` (sensors whose events are Telnet when they do not say).
+See README.md for the output and every deviation from CYBEX-P's filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
+
+from cybexp_filter_cowrie.options import options_from
+from cybexp_filter_cowrie.source import filter_document
+
+__all__ = ["FILTER_ID", "__version__", "filter", "filter_info"]
+
+__version__ = "1.0.0"
+#: The original filter's id, kept so documents it processed stay processed.
+FILTER_ID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"
+
+
+@hookimpl
+def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
+    """Declare the Cowrie filter and the raw sub_types it reads."""
+    options = options_from(settings)
+    return FilterInfo(
+        id=FILTER_ID,
+        name="cowrie",
+        version=__version__,
+        consumes=[Consumes.raw(sub_type) for sub_type in options.sub_types],
+        description="Cowrie honeypot events (JSON, Filebeat or whole log files) to TAHOE",
+    )
+
+
+@hookimpl
+def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult:  # noqa: A001
+    """One raw document to events and ``cowrie_session`` sessions."""
+    return filter_document(document, options_from(settings))

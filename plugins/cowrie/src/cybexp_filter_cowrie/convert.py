@@ -1,0 +1,84 @@
+"""One Cowrie event to TAHOE instances: its event (if any) and its ``cowrie_session``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cybexp_core import Event, InputError, Instance, Problem, Session
+
+from cybexp_filter_cowrie.fields import EventFields
+from cybexp_filter_cowrie.handlers import HANDLERS, SESSION_ONLY
+from cybexp_filter_cowrie.options import Options
+from cybexp_filter_cowrie.vocab import attacker, identity
+
+__all__ = ["KNOWN_EVENT_IDS", "convert"]
+
+KNOWN_EVENT_IDS = frozenset(HANDLERS) | SESSION_ONLY
+
+
+def protocol_of(event: Mapping[str, Any], options: Options, hint: str | None) -> str:
+    """``ssh`` or ``telnet``: the event's ``protocol`` (2.9), its ``system`` (before 2.0),
+    the ``telnet_sensors`` setting, the Filebeat ``sensor_type``, else ``ssh``."""
+    protocol = event.get("protocol")
+    if protocol == "telnet" or protocol == "ssh":
+        return protocol
+    system = event.get("system")
+    if type(system) is str and "Telnet" in system:
+        return "telnet"
+    if event.get("sensor") in options.telnet_sensors:
+        return "telnet"
+    return "telnet" if hint == "telnet" else "ssh"
+
+
+def convert(
+    event: Mapping[str, Any], orgid: str, options: Options, hint: str | None = None
+) -> tuple[list[Instance], list[Problem]]:
+    """The instances of one Cowrie event and the parts of it that were left out.
+
+    The session gets ``start_time``/``end_time`` from the event's timestamp
+    (the backend keeps the earliest and latest); ``session.closed`` sets the
+    end, ``duration`` and ``start_time = end - duration``.
+
+    :raises InputError: For an unknown event id or a missing or unusable field
+        (the message names the event id and the field).
+    """
+    eventid = event.get("eventid")
+    if type(eventid) is not str:
+        raise InputError("cowrie: missing field 'eventid'", field="eventid")
+    handler = HANDLERS.get(eventid)
+    if handler is None and eventid not in SESSION_ONLY:
+        raise InputError(f"unknown Cowrie event id {eventid!r}", field="eventid")
+    f = EventFields(event, eventid)
+    timestamp = f.timestamp()
+    session_identity = identity(f.text("session"), f.text("sensor"))
+    start = timestamp
+    duration = None
+    if eventid == "cowrie.session.closed":
+        duration = f.duration()
+        if duration is not None:
+            start = timestamp - duration
+    instances: list[Instance] = []
+    if handler is not None:
+        sub_type, data, mal = handler(f, protocol_of(event, options, hint))
+        src_ip = f.text("src_ip")
+        try:
+            ip, attacker_obj = attacker(src_ip)
+        except ValueError:
+            raise f.error("src_ip", f"is not an IP address: {src_ip[:80]!r}") from None
+        data.append(attacker_obj)
+        mal.extend((ip, attacker_obj))
+        instances.append(
+            Event(sub_type, data, orgid, timestamp, mal_data=mal, category="malicious")
+        )
+    instances.append(
+        Session(
+            "cowrie_session",
+            session_identity,
+            events=(instances[0]._hash,) if instances else (),
+            start_time=start,
+            end_time=timestamp,
+            duration=duration,
+        )
+    )
+    return instances, f.problems

@@ -1,0 +1,93 @@
+"""Unwrapping a raw document into Cowrie events, and running :func:`.convert` on each.
+
+Three shapes of ``data`` are read:
+
+- a Cowrie event (``ingest --format jsonl``, sub_type ``cowrie``);
+- a Filebeat document whose ``message`` is the Cowrie event as a JSON string
+  (the original deployment's sub_type ``unr_honeypot``);
+- a whole Cowrie log file, ``{"data": <text>}`` (``ingest --format file``,
+  possibly one part of a split file): one event per line, and a bad line is
+  a problem of the document, not a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from cybexp_core import FilterResult, InputError, Instance, Problem
+
+from cybexp_filter_cowrie.convert import convert
+from cybexp_filter_cowrie.options import Options
+
+__all__ = ["filter_document"]
+
+
+def _loads(text: str | bytes, what: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"cowrie: {what} is not JSON: {exc}") from None
+
+
+def _sensor_type(data: Mapping[str, Any]) -> str | None:
+    """Filebeat's ``sensor_type`` (``["ssh"]`` or ``["telnet"]``) as a protocol hint."""
+    value = data.get("sensor_type")
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0].lower()
+    return None
+
+
+def _file_lines(data: Mapping[str, Any], orgid: str, options: Options) -> FilterResult:
+    """Every line of a Cowrie log file (or part of one); bad lines become problems."""
+    prefix = f"part {data['part']} " if isinstance(data.get("part"), int) else ""
+    instances: list[Instance] = []
+    problems: list[Problem] = []
+    for number, line in enumerate(str(data["data"]).split("\n"), start=1):
+        text = line.strip().lstrip("\ufeff")
+        if not text:
+            continue
+        where = f"{prefix}line {number}"
+        try:
+            event = _loads(text, where)
+            if not isinstance(event, dict):
+                raise InputError(f"cowrie: {where} is a JSON {type(event).__name__}, not an object")
+            made, skipped = convert(event, orgid, options)
+        except InputError as exc:
+            problems.append(Problem(where, str(exc)))
+            continue
+        instances.extend(made)
+        problems.extend(Problem(f"{where}: {p.where}", p.reason) for p in skipped)
+    if not instances and problems:
+        raise InputError(f"cowrie: no line could be read; first: {problems[0].where}: "
+                         f"{problems[0].reason}")
+    return FilterResult(instances=instances, problems=problems)
+
+
+def filter_document(document: Mapping[str, Any], options: Options) -> FilterResult:
+    """The instances made from one raw document.
+
+    :raises InputError: If the document holds no usable Cowrie event.
+    """
+    orgid = document.get("orgid")
+    if not isinstance(orgid, str):
+        raise InputError("cowrie: the raw document has no orgid", field="orgid")
+    data = document.get("data")
+    if isinstance(data, str):  # as in the original, data may be the JSON text itself
+        data = _loads(data, "data")
+    if not isinstance(data, dict):
+        raise InputError(f"cowrie: data must be a JSON object, got {type(data).__name__}")
+    hint = None
+    if "eventid" not in data:
+        message = data.get("message")
+        if isinstance(message, str) and message.lstrip().startswith("{"):
+            hint = _sensor_type(data)
+            data = _loads(message, "Filebeat 'message'")
+            if not isinstance(data, dict):
+                raise InputError("cowrie: Filebeat 'message' is not a JSON object")
+        elif isinstance(data.get("data"), str):
+            return _file_lines(data, orgid, options)
+    instances, problems = convert(data, orgid, options, hint)
+    return FilterResult(instances=instances, problems=problems)

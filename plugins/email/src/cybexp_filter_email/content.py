@@ -1,0 +1,213 @@
+"""The MIME content: the body text, the attachments (filename, sha256) and the link sources."""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import hashlib
+import re
+from collections.abc import Iterator
+from email.message import EmailMessage, Message
+
+from attrs import define, field
+
+from cybexp_core import Problem
+from cybexp_filter_email.headers import clean
+from cybexp_filter_email.htmltext import render_html
+from cybexp_filter_email.message import CUT_MARK
+
+__all__ = ["Attachment", "Content", "decode_text", "read_content"]
+
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]+")
+_CHUNK = 1 << 20
+#: Charsets tried, in order, when the declared one is unknown or does not fit the bytes.
+_FALLBACKS = ("utf-8", "cp1252")
+
+
+@define
+class Attachment:
+    filename: str | None
+    sha256: str | None
+
+
+@define
+class Content:
+    """What :func:`read_content` found in a message."""
+
+    body: str | None = None
+    attachments: list[Attachment] = field(factory=list)
+    #: Texts to search for URLs, and link targets taken from HTML attributes.
+    texts: list[str] = field(factory=list)
+    links: list[str] = field(factory=list)
+    problems: list[Problem] = field(factory=list)
+
+
+def _where(part: Message, index: int) -> str:
+    return f"MIME part {index} ({part.get_content_type()})"
+
+
+def decode_text(raw: bytes, charset: str | None) -> tuple[str, str | None]:
+    """Decode ``raw`` with its declared charset, else the first fallback that fits.
+
+    Returns the text and a note when the declared charset was unknown or wrong.
+    When the declared charset fits, the text equals ``get_content()``.
+    """
+    declared = charset or "ascii"
+    try:
+        codecs.lookup(declared)
+    except LookupError:
+        note = f"unknown charset {declared!r}"
+    else:
+        try:
+            return raw.decode(declared), None
+        except UnicodeDecodeError:
+            note = f"the bytes are not valid {declared!r}"
+    for name in _FALLBACKS:
+        try:
+            return raw.decode(name), f"{note}; decoded as {name}"
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1"), f"{note}; decoded as latin-1"
+
+
+def _payload_text(part: Message) -> str:
+    payload = part.get_payload()
+    return payload if isinstance(payload, str) else ""
+
+
+def _part_text(part: Message, payload: str) -> tuple[str, str | None]:
+    """The text of a text/* part whose payload (without cut mark) is ``payload``."""
+    charset = part.get_content_charset()
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if payload.isascii() or cte not in ("", "7bit", "8bit", "binary"):
+        probe = Message()
+        probe.set_payload(payload)
+        if cte:
+            probe["Content-Transfer-Encoding"] = cte
+        raw = probe.get_payload(decode=True)
+        return decode_text(raw if isinstance(raw, bytes) else b"", charset)
+    # 8-bit text that was already decoded into the document (by ingest). If it is
+    # Latin-1 text of bytes in the declared charset (a gb2312 file read as Latin-1),
+    # recover them; otherwise the text is right as it is.
+    if charset and max(payload) <= "\xff" and codecs.lookup(charset).name != "latin-1":
+        try:
+            return payload.encode("latin-1").decode(charset), None
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return payload, None
+
+
+def _iter_base64(payload: str) -> Iterator[bytes]:
+    """Decode base64 a chunk at a time (no full copy of the attachment in memory)."""
+    carry = ""
+    for start in range(0, len(payload), _CHUNK):
+        data = carry + _NOT_BASE64.sub("", payload[start : start + _CHUNK].split("=", 1)[0])
+        usable = len(data) - len(data) % 4
+        carry = data[usable:]
+        if usable:
+            yield binascii.a2b_base64(data[:usable])
+        if "=" in payload[start : start + _CHUNK]:  # padding: the data ends here
+            carry = data[usable:] if not usable else carry
+            break
+    if carry:
+        yield binascii.a2b_base64(carry + "=" * (-len(carry) % 4))
+
+
+def _sha256(part: Message, payload: str) -> str | None:
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    digest = hashlib.sha256()
+    if cte == "base64":
+        try:
+            for chunk in _iter_base64(payload):
+                digest.update(chunk)
+        except binascii.Error:
+            return None
+        return digest.hexdigest()
+    if not payload.isascii() and cte in ("", "7bit", "8bit", "binary"):
+        return None  # 8-bit data already decoded to text: its original bytes are unknown
+    raw = part.get_payload(decode=True)
+    return hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else None
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - stdlib parser bug on a hostile parameter
+        name = None
+    return clean(str(name)).strip() or None if name else None
+
+
+def _is_attachment(part: Message, filename: str | None) -> bool:
+    try:
+        disposition = part.get_content_disposition()
+    except Exception:  # noqa: BLE001
+        disposition = None
+    return (
+        disposition == "attachment" or filename is not None or part.get_content_maintype() != "text"
+    )
+
+
+def _find_body(msg: EmailMessage) -> Message | None:
+    try:
+        return msg.get_body(preferencelist=("plain", "html"))
+    except Exception:  # noqa: BLE001 - a hostile header in a part: search by hand
+        for part in msg.walk():
+            if part.get_content_type() in ("text/plain", "text/html"):
+                return part
+    return None
+
+
+def read_content(
+    msg: EmailMessage, *, truncated: bool, max_body_chars: int, max_part_chars: int
+) -> Content:
+    """The body (text/plain, else text/html as text), attachments and link sources."""
+    found = Content()
+    body_part = _find_body(msg)
+    leaves = [part for part in msg.walk() if not part.is_multipart()]
+    cut_leaf = next((p for p in leaves if CUT_MARK in _payload_text(p)), None)
+    if truncated and cut_leaf is None and leaves:
+        cut_leaf = leaves[-1]  # the cut fell in headers or between parts: be safe
+    for index, part in enumerate(leaves, 1):
+        where = _where(part, index)
+        payload = _payload_text(part)
+        cut = part is cut_leaf
+        if cut:
+            payload = payload.split(CUT_MARK, 1)[0]
+        ctype = part.get_content_type()
+        filename = _filename(part)
+        if part is body_part or not _is_attachment(part, filename):
+            text, note = _part_text(part, payload[:max_part_chars])
+            if note:
+                found.problems.append(Problem(where, note))
+            if ctype == "text/html":
+                text, links = render_html(text)
+                found.links.extend(links)
+            found.texts.append(text)
+            if part is body_part:
+                if len(text) > max_body_chars:
+                    found.problems.append(
+                        Problem(where, f"body of {len(text):,} characters cut to {max_body_chars:,}")
+                    )
+                    text = text[:max_body_chars]
+                found.body = clean(text)
+            if cut:
+                found.problems.append(Problem(where, "this part was cut off; its text is incomplete"))
+            continue
+        digest = None if cut else _sha256(part, payload)
+        if cut:
+            found.problems.append(
+                Problem(where, f"attachment {filename!r} was cut off: no sha256")
+            )
+        elif digest is None:
+            found.problems.append(
+                Problem(where, f"attachment {filename!r}: its bytes are unknown (8-bit data "
+                        "decoded as text, or bad base64): no sha256")
+            )
+        found.attachments.append(Attachment(filename, digest))
+        if ctype in ("text/html", "text/plain") and not cut:
+            text, _ = _part_text(part, payload[:max_part_chars])
+            if ctype == "text/html":
+                text, links = render_html(text)
+                found.links.extend(links)
+            found.texts.append(text)
+    return found

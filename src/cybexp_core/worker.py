@@ -1,0 +1,356 @@
+"""The runner: claim pending documents per filter, run the filter, write outputs, then mark.
+
+Order of effects for one batch, so a crash at any point loses and duplicates
+nothing: (1) lease the documents, (2) run the filter on each one in its own
+try, (3) write every output with idempotent bulk writes, (4) only then mark
+the inputs (``filters``, ``_ref``, or ``_failed`` with the reason). A crash
+before (4) leaves the documents pending; reprocessing rewrites the same
+hashes, which changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from attrs import define, field
+from bson import ObjectId
+from pymongo.errors import (
+    AutoReconnect,
+    BulkWriteError,
+    ConnectionFailure,
+    DocumentTooLarge,
+    OperationFailure,
+    PyMongoError,
+)
+
+from cybexp_core.backend import MAX_RAW_REFS, Archive, flatten
+from cybexp_core.backoff import Backoff
+from cybexp_core.config import Settings
+from cybexp_core.declaration import Consumes, FilterResult
+from cybexp_core.errors import InputError
+from cybexp_core.plugins import LoadedFilter
+
+__all__ = ["TRANSIENT_ERRORS", "FilterStats", "RunSummary", "Runner"]
+
+log = logging.getLogger(__name__)
+
+#: Database errors that mean "try again later", never "this input is bad".
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (AutoReconnect, ConnectionFailure)
+#: Most problems stored per document (the count is always kept).
+MAX_PROBLEMS = 100
+
+
+@define
+class FilterStats:
+    """Counts for one filter over a run."""
+
+    processed: int = 0
+    failed: int = 0
+    retrying: int = 0
+    skipped: int = 0
+    problems: int = 0
+    instances: int = 0
+    inserted: int = 0
+    batches: int = 0
+
+    def add(self, other: FilterStats) -> None:
+        for name in (
+            "processed",
+            "failed",
+            "retrying",
+            "skipped",
+            "problems",
+            "instances",
+            "inserted",
+            "batches",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def handled(self) -> int:
+        return self.processed + self.failed + self.retrying + self.skipped
+
+
+@define
+class RunSummary:
+    """Per-filter counts of a run, keyed by filter name."""
+
+    filters: dict[str, FilterStats] = field(factory=dict)
+    seconds: float = 0.0
+
+    def total(self) -> FilterStats:
+        total = FilterStats()
+        for stats in self.filters.values():
+            total.add(stats)
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "filters": {name: vars_of(stats) for name, stats in self.filters.items()},
+        }
+
+
+def vars_of(stats: FilterStats) -> dict[str, int]:
+    return {name: getattr(stats, name) for name in stats.__attrs_attrs__.__dict__}
+
+
+def _fingerprint(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    shape = (
+        type(exc).__name__
+        + "|"
+        + "|".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.name}" for f in frames)
+    )
+    return hashlib.sha1(shape.encode()).hexdigest()[:12]
+
+
+def _failure_record(
+    flt: LoadedFilter, exc: BaseException, attempts: int, *, final: bool
+) -> dict[str, Any]:
+    """What is kept on a document a filter failed on (``_failed.<filter id>``)."""
+    return {
+        "filter": flt.info.name,
+        "filter_id": flt.info.id,
+        "version": flt.info.version,
+        "error": type(exc).__name__,
+        "message": str(exc)[:2000],
+        "field": getattr(exc, "field", None),
+        "fingerprint": _fingerprint(exc),
+        "attempts": attempts,
+        "time": datetime.now(timezone.utc),
+        "final_for": flt.info.version if final else None,
+    }
+
+
+def _raw_refs(result: FilterResult) -> tuple[list[str], int]:
+    """Hashes for a raw document's ``_ref``: outputs first, then descendants; capped."""
+    refs = dict.fromkeys(inst._hash for inst in result.instances)
+    for inst in flatten(result.instances):
+        refs[inst._hash] = None
+    values = list(refs)
+    return values[:MAX_RAW_REFS], len(values)
+
+
+@define
+class _Outcome:
+    _id: ObjectId
+    update: dict[str, Any]
+    instances: Sequence[Any] = ()
+
+
+@define
+class Runner:
+    """Runs loaded filters over an archive; ``run_once`` drains, ``run_forever`` polls."""
+
+    archive: Archive
+    filters: Sequence[LoadedFilter]
+    settings: Settings
+    worker_id: str = field(factory=lambda: uuid.uuid4().hex[:12])
+    stop_event: threading.Event = field(factory=threading.Event)
+    on_progress: Callable[[int], None] | None = None
+
+    # ------------------------------------------------------------------ one document
+
+    def _process(self, flt: LoadedFilter, doc: dict[str, Any], stats: FilterStats) -> _Outcome:
+        fid, version = flt.info.id, flt.info.version
+        _id = doc.pop("_id")
+        previous = (doc.get("_failed") or {}).get(fid) or {}
+        for private in ("_lease", "_failed", "_problems"):
+            doc.pop(private, None)
+        unset = {f"_lease.{fid}": ""}
+        try:
+            result = flt.run(doc)
+        except (MemoryError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - each document is isolated
+            attempts = previous.get("attempts", 0) + 1 if previous.get("version") == version else 1
+            final = isinstance(exc, InputError) or attempts >= self.settings.max_attempts
+            record = _failure_record(flt, exc, attempts, final=final)
+            if final:
+                stats.failed += 1
+                log.warning(
+                    "%s failed on %s: %s: %s",
+                    flt.info.name,
+                    doc.get("_hash"),
+                    record["error"],
+                    record["message"][:300],
+                )
+            else:
+                stats.retrying += 1
+            return _Outcome(_id, {"$set": {f"_failed.{fid}": record}, "$unset": unset})
+        unset[f"_failed.{fid}"] = ""
+        update: dict[str, Any] = {"$addToSet": {"filters": fid}, "$unset": unset}
+        if result is None:
+            stats.skipped += 1
+            return _Outcome(_id, update)
+        stats.processed += 1
+        stats.instances += len(result.instances)
+        if doc.get("itype") == "raw" and result.instances:
+            refs, total = _raw_refs(result)
+            update["$addToSet"]["_ref"] = {"$each": refs}
+            if total > len(refs):
+                update["$set"] = {"_ref_truncated": total}
+        if result.problems:
+            stats.problems += len(result.problems)
+            update.setdefault("$set", {})[f"_problems.{fid}"] = {
+                "count": len(result.problems),
+                "first": [
+                    {"where": p.where, "reason": p.reason} for p in result.problems[:MAX_PROBLEMS]
+                ],
+            }
+        return _Outcome(_id, update, result.instances)
+
+    # ------------------------------------------------------------------ one batch
+
+    def _write(self, flt: LoadedFilter, outcomes: list[_Outcome], stats: FilterStats) -> None:
+        """Write all outputs at once; if that fails for a reason other than the database being
+        away, write each document's outputs alone so only the offender fails."""
+        try:
+            stats.inserted += self.archive.write_instances(
+                inst for outcome in outcomes for inst in outcome.instances
+            ).inserted
+            return
+        except TRANSIENT_ERRORS:
+            raise
+        except (BulkWriteError, DocumentTooLarge, OperationFailure) as exc:
+            log.warning(
+                "%s: batch write failed (%s); writing documents one by one", flt.info.name, exc
+            )
+        for outcome in outcomes:
+            if not outcome.instances:
+                continue
+            try:
+                stats.inserted += self.archive.write_instances(outcome.instances).inserted
+            except TRANSIENT_ERRORS:
+                raise
+            except (BulkWriteError, DocumentTooLarge, OperationFailure, ValueError) as exc:
+                stats.processed -= 1
+                stats.failed += 1
+                fid = flt.info.id
+                outcome.instances = ()
+                record = _failure_record(flt, exc, 1, final=True)
+                record["message"] = f"output could not be stored: {record['message']}"
+                outcome.update = {
+                    "$set": {f"_failed.{fid}": record},
+                    "$unset": {f"_lease.{fid}": ""},
+                }
+
+    def run_batch(
+        self, flt: LoadedFilter, consumes: Consumes, after: ObjectId | None = None
+    ) -> tuple[FilterStats, ObjectId | None]:
+        """Claim, process, write and mark one batch; returns its stats and the last id seen."""
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+        fid = flt.info.id
+        docs = self.archive.claim(
+            fid,
+            flt.info.version,
+            consumes,
+            token=token,
+            limit=self.settings.batch_size,
+            lease_seconds=self.settings.lease_seconds,
+            after=after,
+        )
+        stats = FilterStats()
+        if not docs:
+            return stats, None
+        last = docs[-1]["_id"]
+        stats.batches = 1
+        try:
+            outcomes = [self._process(flt, doc, stats) for doc in docs]
+            self._write(flt, outcomes, stats)
+            self.archive.mark(fid, token, [(o._id, o.update) for o in outcomes])
+        except BaseException:
+            with contextlib.suppress(PyMongoError):  # else the leases expire on their own
+                self.archive.release(fid, token)
+            raise
+        if self.on_progress is not None:
+            self.on_progress(len(docs))
+        return stats, last
+
+    # ------------------------------------------------------------------ loops
+
+    def drain(self, flt: LoadedFilter) -> FilterStats:
+        """Process every document pending for ``flt`` now (one pass over the queue)."""
+        total = FilterStats()
+        for consumes in flt.info.consumes:
+            after: ObjectId | None = None
+            while not self.stop_event.is_set():
+                stats, after = self.run_batch(flt, consumes, after)
+                total.add(stats)
+                if after is None:
+                    break
+        return total
+
+    def run_once(self, max_passes: int = 50) -> RunSummary:
+        """Drain all pending work, chained filters included, then return the counts.
+
+        Passes repeat while any filter handled a document, so a filter that
+        consumes another's output sees it in the same run.
+        """
+        started = time.monotonic()
+        summary = RunSummary({flt.info.name: FilterStats() for flt in self.filters})
+        for _ in range(max_passes):
+            handled = 0
+            for flt in self.filters:
+                if self.stop_event.is_set():
+                    break
+                stats = self.drain(flt)
+                summary.filters[flt.info.name].add(stats)
+                handled += stats.handled
+            if handled == 0 or self.stop_event.is_set():
+                break
+        else:
+            log.warning("run --once stopped after %d passes with work still appearing", max_passes)
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def run_forever(self) -> RunSummary:
+        """Poll every filter until ``stop_event`` is set, backing off per filter."""
+        summary = RunSummary({flt.info.name: FilterStats() for flt in self.filters})
+        backoffs = {
+            flt.info.id: Backoff(self.settings.max_backoff, self.settings.max_idle)
+            for flt in self.filters
+        }
+        due = {flt.info.id: 0.0 for flt in self.filters}
+        outage = False
+        while not self.stop_event.is_set():
+            flt = min(self.filters, key=lambda f: due[f.info.id])
+            wait = due[flt.info.id] - time.monotonic()
+            if wait > 0 and self.stop_event.wait(wait):
+                break
+            backoff = backoffs[flt.info.id]
+            try:
+                stats = self.drain(flt)
+            except TRANSIENT_ERRORS as exc:
+                if not outage:
+                    log.error("database unavailable (%s); backing off", type(exc).__name__)
+                outage = True
+                due[flt.info.id] = time.monotonic() + backoff.failed()
+                continue
+            except PyMongoError as exc:
+                log.exception("filter %s: database error: %s", flt.info.name, exc)
+                due[flt.info.id] = time.monotonic() + backoff.failed()
+                continue
+            if outage:
+                log.warning("database reachable again; resuming")
+                outage = False
+            summary.filters[flt.info.name].add(stats)
+            pause = backoff.worked() if stats.handled else backoff.idle()
+            due[flt.info.id] = time.monotonic() + pause
+        return summary
+
+
+def select_filters(filters: Iterable[LoadedFilter], selectors: Sequence[str]) -> list[LoadedFilter]:
+    """The filters named by ``selectors`` (name, id or entry point); all when empty."""
+    chosen = [flt for flt in filters if not selectors or flt.matches(selectors)]
+    return chosen

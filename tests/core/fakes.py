@@ -1,0 +1,107 @@
+"""Throwaway filter plugins for the core tests (never installed)."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+from typing import Any
+
+from cybexp_core import (
+    Attribute,
+    Consumes,
+    Event,
+    FilterInfo,
+    FilterResult,
+    InputError,
+    Problem,
+    Session,
+    hookimpl,
+)
+
+GROUP = "cybexp.filters"
+
+
+def entry_point(name: str, value: str) -> EntryPoint:
+    return EntryPoint(name=name, value=value, group=GROUP)
+
+
+class IpSightings:
+    """Raw ``demo`` documents ``{"ips": [...], "ts": n}`` become one sighting per IP.
+
+    ``{"bad": ...}`` raises InputError, ``{"crash": ...}`` a RuntimeError,
+    ``{"skip": ...}`` is not for this filter, a non-IP string is a problem.
+    """
+
+    version = "1.0"
+
+    @hookimpl
+    def filter_info(self, settings: dict[str, Any]) -> FilterInfo:
+        return FilterInfo(id="fake-ips", name="ips", version=self.version,
+                          consumes=[Consumes.raw(settings.get("sub_type", "demo"))])
+
+    @hookimpl
+    def filter(self, document: dict[str, Any]) -> Any:
+        data = document["data"]
+        if "bad" in data:
+            raise InputError("demo document without ips", field="data.ips")
+        if "crash" in data:
+            raise RuntimeError("filter bug")
+        if "skip" in data:
+            return None
+        events, problems = [], []
+        for index, ip in enumerate(data["ips"]):
+            if not ip.replace(".", "").isdigit():
+                problems.append(Problem(f"ips[{index}]", f"{ip!r} is not an IPv4 address"))
+                continue
+            attribute = Attribute("ipv4", ip)
+            events.append(Event("sighting", [attribute], document["orgid"], data["ts"],
+                                mal_data=[attribute], category="malicious"))
+        return FilterResult(events, problems)
+
+
+class IpCorrelator:
+    """Chained: every ``sighting`` event joins a ``by_ip`` session of its first attribute."""
+
+    @hookimpl
+    def filter_info(self) -> FilterInfo:
+        return FilterInfo(id="fake-correlate", name="correlate", version="1.0",
+                          consumes=[Consumes("event", "sighting")])
+
+    @hookimpl
+    def filter(self, document: dict[str, Any]) -> list[Session]:
+        ip = document["data"]["ipv4"][0]
+        return [Session("by_ip", [Attribute("ipv4", ip)], events=[document["_hash"]],
+                        start_time=document["timestamp"], end_time=document["timestamp"])]
+
+
+class WrongArgument:
+    @hookimpl
+    def filter_info(self) -> FilterInfo:
+        return FilterInfo(id="fake-wrong", name="wrong", version="1", consumes=["demo"])
+
+    @hookimpl
+    def filter(self, document: dict[str, Any], database: object) -> list[Any]:
+        return []
+
+
+class NoDeclaration:
+    @hookimpl
+    def filter(self, document: dict[str, Any]) -> list[Any]:
+        return []
+
+
+class BadReturn:
+    @hookimpl
+    def filter_info(self) -> FilterInfo:
+        return FilterInfo(id="fake-badreturn", name="badreturn", version="1", consumes=["demo"])
+
+    @hookimpl
+    def filter(self, document: dict[str, Any]) -> Any:
+        return {"not": "a list"}
+
+
+ip_sightings = IpSightings()
+ip_sightings_copy = IpSightings()
+ip_correlator = IpCorrelator()
+wrong_argument = WrongArgument()
+no_declaration = NoDeclaration()
+bad_return = BadReturn()

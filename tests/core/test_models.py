@@ -1,0 +1,86 @@
+"""Model validation and the documents TAHOE stores."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from cybexp_core import Attribute, Event, InvalidInstanceError, Object, Raw, Session
+
+
+@pytest.mark.parametrize("sub_type", ["email-addr", "1abc", "", None, 3])
+def test_sub_type_must_be_an_identifier(sub_type: object) -> None:
+    with pytest.raises(InvalidInstanceError, match="sub_type"):
+        Attribute(sub_type, "x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("data", [[1], {"a": 1}, b"bytes", object()])
+def test_attribute_data_must_be_scalar(data: object) -> None:
+    with pytest.raises(InvalidInstanceError, match="Attribute 'ipv4': data must be"):
+        Attribute("ipv4", data)  # type: ignore[arg-type]
+
+
+def test_object_needs_children() -> None:
+    with pytest.raises(InvalidInstanceError, match="Object 'host': data must not be empty"):
+        Object("host", [])
+    with pytest.raises(InvalidInstanceError, match="data items must be Attribute or Object"):
+        Object("host", ["1.1.1.1"])  # type: ignore[list-item]
+
+
+def test_event_validates_orgid_timestamp_category_and_context() -> None:
+    ip = Attribute("ipv4", "1.2.3.4")
+    with pytest.raises(InvalidInstanceError, match="orgid"):
+        Event("e", ip, None, 1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInstanceError, match="timestamp"):
+        Event("e", ip, "o", "yesterday")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInstanceError, match="timestamp"):
+        Event("e", ip, "o", float("nan"))
+    with pytest.raises(InvalidInstanceError, match="category"):
+        Event("e", ip, "o", 1, category="evil")
+    with pytest.raises(InvalidInstanceError, match="not part of the event's data"):
+        Event("e", ip, "o", 1, mal_data=[Attribute("ipv4", "9.9.9.9")])
+    with pytest.raises(InvalidInstanceError, match="both malicious and benign"):
+        Event("e", ip, "o", 1, mal_data=[ip], ben_data=[ip])
+
+
+def test_context_may_name_a_nested_descendant() -> None:
+    ip = Attribute("ipv4", "1.2.3.4")
+    event = Event("login", Object("attacker", ip), "o", 5, ben_data=ip)
+    assert event.doc["_ben_ref"] == [ip._hash]
+
+
+def test_documents_have_tahoe_fields_in_tahoe_order() -> None:
+    ip = Attribute("ipv4", "1.2.3.4")
+    attacker = Object("attacker", ip)
+    event = Event("login", [attacker], "org", 10, mal_data=[ip], category="malicious")
+    assert list(ip.doc) == ["itype", "data", "sub_type", "_hash"]
+    assert list(attacker.doc) == ["itype", "data", "_cref", "_ref", "sub_type", "_hash"]
+    assert list(event.doc) == ["itype", "orgid", "timestamp", "category", "data", "_cref",
+                               "_ref", "_ben_ref", "_mal_ref", "sub_type", "_hash"]
+    assert event.doc["data"] == {"attacker": [{"ipv4": ["1.2.3.4"]}]}
+    assert event.doc["timestamp"] == 10.0 and isinstance(event.doc["timestamp"], float)
+    assert event.doc["category"] == "malicious"
+    assert list(Raw("x", {"a": 1}, "o").doc) == ["itype", "data", "orgid", "timezone",
+                                                  "sub_type", "_hash"]
+
+
+def test_session_doc_holds_events_and_times_but_they_are_not_hashed() -> None:
+    identity = [Attribute("sessionid", "abc"), Attribute("sesnor", "s1")]
+    plain = Session("cowrie_session", identity)
+    busy = Session("cowrie_session", identity, events=["e1"], start_time=1, end_time=3,
+                   duration=2)
+    assert plain._hash == busy._hash
+    assert busy.doc["_ref"][-1] == "e1"
+    assert busy.doc["start_time"] == 1.0 and busy.doc["duration"] == 2.0
+    assert "start_time" not in plain.doc
+
+
+def test_models_are_frozen() -> None:
+    ip = Attribute("ipv4", "1.2.3.4")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        ip.data = "5.6.7.8"  # type: ignore[misc]
+
+
+def test_equal_values_are_equal_instances() -> None:
+    assert Attribute("ipv4", "1.2.3.4") == Attribute("ipv4", "1.2.3.4")
+    assert len({Attribute("ipv4", "1.2.3.4"), Attribute("ipv4", "1.2.3.4")}) == 1

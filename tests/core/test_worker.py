@@ -1,0 +1,181 @@
+"""The runner against a live server: batches, isolation, marks, chaining, idempotence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fakes import IpSightings, entry_point
+from pymongo.errors import AutoReconnect
+
+from cybexp_core import Consumes, FilterInfo, Raw, hookimpl
+from cybexp_core.backend import Archive
+from cybexp_core.config import Settings
+from cybexp_core.plugins import LoadedFilter, load_filters
+from cybexp_core.worker import Runner
+
+IPS = entry_point("ips", "fakes:ip_sightings")
+CORRELATE = entry_point("correlate", "fakes:ip_correlator")
+
+
+def _filters(*eps: Any, extra: dict[str, object] | None = None) -> list[LoadedFilter]:
+    report = load_filters(entry_points_=list(eps), extra_plugins=extra)
+    assert not report.errors, report.errors
+    return report.filters
+
+
+def _run(archive: Archive, filters: list[LoadedFilter], **settings: Any) -> Any:
+    archive.ensure_indexes(f.info.id for f in filters)
+    return Runner(archive, filters, Settings(mongo_url="x", **settings)).run_once()
+
+
+def _store(archive: Archive, *datas: dict[str, Any], sub_type: str = "demo") -> list[Raw]:
+    raws = [Raw(sub_type, data, "org1") for data in datas]
+    archive.insert_raw(raws)
+    return raws
+
+
+def _snapshot(archive: Archive) -> list[dict[str, Any]]:
+    docs = archive.collection.find({}, {"_id": 0, "_failed": 0, "_lease": 0}).sort("_hash", 1)
+    return [{k: sorted(v) if k in ("_ref", "filters") else v for k, v in d.items()} for d in docs]
+
+
+def test_hook_filter_outputs_are_written_and_inputs_marked(archive: Archive) -> None:
+    [raw] = _store(archive, {"ips": ["10.0.0.1", "10.0.0.2"], "ts": 100})
+    summary = _run(archive, _filters(IPS))
+    assert summary.filters["ips"].processed == 1
+    coll = archive.collection
+    events = list(coll.find({"itype": "event"}, {"_id": 0}))
+    assert len(events) == 2 and {e["category"] for e in events} == {"malicious"}
+    assert coll.count_documents({"itype": "attribute", "sub_type": "ipv4"}) == 2
+    stored = coll.find_one({"_hash": raw._hash})
+    assert stored["filters"] == ["fake-ips"]
+    assert set(stored["_ref"]) == {e["_hash"] for e in events} | {
+        a["_hash"] for a in coll.find({"itype": "attribute"})}
+
+
+def test_many_batches_and_a_second_run_change_nothing(archive: Archive) -> None:
+    _store(archive, *({"ips": [f"10.0.{i // 250}.{i % 250}"], "ts": i} for i in range(60)))
+    first = _run(archive, _filters(IPS), batch_size=7)
+    assert first.filters["ips"].processed == 60 and first.filters["ips"].batches == 9
+    before = _snapshot(archive)
+    second = _run(archive, _filters(IPS), batch_size=7)
+    assert second.total().handled == 0
+    assert _snapshot(archive) == before
+
+
+def test_reprocessing_after_a_crash_before_marking_gives_the_same_state(archive: Archive) -> None:
+    _store(archive, *({"ips": ["10.1.1.1", f"10.2.2.{i}"], "ts": 7} for i in range(20)))
+    _run(archive, _filters(IPS))
+    expected = _snapshot(archive)
+    # Forget the marks, as if the worker died after writing outputs and before marking.
+    archive.collection.update_many({"itype": "raw"}, {"$unset": {"filters": "", "_ref": ""}})
+    _run(archive, _filters(IPS))
+    assert _snapshot(archive) == expected
+    assert archive.collection.count_documents({"itype": "event"}) == 21
+
+
+def test_bad_input_is_kept_with_its_reason_and_others_are_processed(archive: Archive) -> None:
+    good, bad, crash = _store(archive, {"ips": ["1.1.1.1"], "ts": 1}, {"bad": 1}, {"crash": 1})
+    summary = _run(archive, _filters(IPS), max_attempts=3)
+    stats = summary.filters["ips"]
+    assert (stats.processed, stats.failed) == (1, 2)
+    failure = archive.collection.find_one({"_hash": bad._hash})["_failed"]["fake-ips"]
+    assert failure["error"] == "InputError" and failure["attempts"] == 1
+    assert failure["message"] == "demo document without ips" and failure["field"] == "data.ips"
+    assert failure["final_for"] == "1.0"
+    crashed = archive.collection.find_one({"_hash": crash._hash})["_failed"]["fake-ips"]
+    assert crashed["error"] == "RuntimeError" and crashed["attempts"] == 3
+    assert len(crashed["fingerprint"]) == 12
+    assert "filters" not in archive.collection.find_one({"_hash": bad._hash})
+
+
+def test_a_new_plugin_version_retries_what_the_old_one_failed_on(archive: Archive) -> None:
+    [bad] = _store(archive, {"bad": 1})
+    _run(archive, _filters(IPS))
+    assert _run(archive, _filters(IPS)).total().handled == 0
+    newer = IpSightings()
+    newer.version = "2.0"
+    summary = _run(archive, _filters(extra={"ips2": newer}))
+    assert summary.filters["ips"].failed == 1
+    record = archive.collection.find_one({"_hash": bad._hash})["_failed"]["fake-ips"]
+    assert record["version"] == "2.0" and record["attempts"] == 1
+
+
+def test_not_for_me_and_problems_are_recorded(archive: Archive) -> None:
+    skip, mixed = _store(archive, {"skip": 1}, {"ips": ["1.1.1.1", "nonsense"], "ts": 3})
+    summary = _run(archive, _filters(IPS))
+    assert summary.filters["ips"].skipped == 1 and summary.filters["ips"].problems == 1
+    assert archive.collection.find_one({"_hash": skip._hash})["filters"] == ["fake-ips"]
+    problems = archive.collection.find_one({"_hash": mixed._hash})["_problems"]["fake-ips"]
+    assert problems == {"count": 1, "first": [{"where": "ips[1]",
+                                                "reason": "'nonsense' is not an IPv4 address"}]}
+
+
+def test_hook_filter_chained_consumes_another_filters_output_in_one_run(archive: Archive) -> None:
+    _store(archive, {"ips": ["9.9.9.9"], "ts": 50}, {"ips": ["9.9.9.9", "8.8.8.8"], "ts": 10})
+    summary = _run(archive, _filters(CORRELATE, IPS))
+    assert summary.filters["correlate"].processed == 3
+    session = archive.collection.find_one({"itype": "session", "data.ipv4": "9.9.9.9"})
+    events = {e["_hash"] for e in archive.collection.find({"itype": "event", "data.ipv4": "9.9.9.9"})}
+    assert len(events) == 2 and events <= set(session["_ref"])
+    assert (session["start_time"], session["end_time"]) == (10.0, 50.0)
+    # Derived inputs are marked, but their TAHOE _ref is not touched.
+    for event in archive.collection.find({"itype": "event"}):
+        assert event["filters"] == ["fake-correlate"]
+        assert len(event["_ref"]) == 1
+
+
+def test_a_document_failed_by_one_filter_is_offered_to_the_others(archive: Archive) -> None:
+    [raw] = _store(archive, {"bad": 1})
+    _run(archive, _filters(IPS))
+
+    class Counter:
+        @hookimpl
+        def filter_info(self) -> FilterInfo:
+            return FilterInfo(id="counter", name="counter", version="1",
+                              consumes=[Consumes.raw("demo")])
+
+        @hookimpl
+        def filter(self, document: dict[str, Any]) -> list[Any]:
+            return []
+
+    summary = _run(archive, _filters(extra={"counter": Counter()}))
+    assert summary.filters["counter"].processed == 1
+    stored = archive.collection.find_one({"_hash": raw._hash})
+    assert stored["filters"] == ["counter"]
+    assert stored["_failed"]["fake-ips"]["error"] == "InputError"
+
+
+def test_transient_database_errors_leave_documents_pending(archive: Archive,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    [raw] = _store(archive, {"ips": ["1.1.1.1"], "ts": 1})
+    filters = _filters(IPS)
+
+    def down(*_: Any, **__: Any) -> Any:
+        raise AutoReconnect("connection reset")
+
+    monkeypatch.setattr(Archive, "write_instances", down)
+    with pytest.raises(AutoReconnect):
+        _run(archive, filters)
+    monkeypatch.undo()
+    stored = archive.collection.find_one({"_hash": raw._hash})
+    assert "filters" not in stored and "_failed" not in stored
+    assert not stored.get("_lease", {}).get("fake-ips"), "the lease is given back"
+    assert _run(archive, filters).filters["ips"].processed == 1
+
+
+def test_two_workers_never_claim_the_same_document(archive: Archive) -> None:
+    _store(archive, *({"ips": [f"10.3.3.{i}"], "ts": i} for i in range(30)))
+    [flt] = _filters(IPS)
+    archive.ensure_indexes([flt.info.id])
+    consumes = flt.info.consumes[0]
+    first = archive.claim("fake-ips", "1.0", consumes, token="a", limit=20, lease_seconds=60)
+    second = archive.claim("fake-ips", "1.0", consumes, token="b", limit=20, lease_seconds=60)
+    assert len(first) == 20 and len(second) == 10
+    assert not {d["_id"] for d in first} & {d["_id"] for d in second}
+    expired = archive.claim("fake-ips", "1.0", consumes, token="c", limit=50, lease_seconds=60)
+    assert expired == []
+    archive.collection.update_many({}, {"$set": {"_lease.fake-ips.until": 0}})
+    assert len(archive.claim("fake-ips", "1.0", consumes, token="d", limit=50,
+                             lease_seconds=60)) == 30
