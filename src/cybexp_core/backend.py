@@ -137,7 +137,10 @@ class Archive:
         """Store raw documents; returns ``(inserted, already stored)``."""
         if not raws:
             return 0, 0
-        docs = list({raw._hash: raw.doc for raw in raws}.values())
+        first: dict[str, dict[str, Any]] = {}
+        for raw in raws:  # the first writer's orgid wins, as in TAHOE
+            first.setdefault(raw._hash, raw.doc)
+        docs = list(first.values())
         inserted = self._insert_unordered(docs)
         return inserted, len(raws) - inserted
 

@@ -94,7 +94,7 @@ def _chunks(text: str, limit: int) -> Iterator[str]:
 
 
 def read_file(
-    path: Path, sub_type: str, orgid: str, timezone: str, chunk_bytes: int = MAX_CHUNK_BYTES
+    path: Path, sub_type: str, orgid: str, timezone: str, chunk_bytes: int | None = None
 ) -> Iterator[Raw]:
     """One raw document per file: ``data = {"data": <text>}`` (the original's shape).
 
@@ -102,6 +102,7 @@ def read_file(
     so. A file over ``chunk_bytes`` is split at line boundaries into parts:
     ``{"data": chunk, "file": name, "part": k, "parts": n, "header": first line}``.
     """
+    chunk_bytes = chunk_bytes or MAX_CHUNK_BYTES
     text, encoding = _decode(path.read_bytes())
     extra: dict[str, Any] = {"encoding": encoding} if encoding else {}
     if len(text) <= chunk_bytes:

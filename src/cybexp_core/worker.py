@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import attrs
 from attrs import define, field
 from bson import ObjectId
 from pymongo.errors import (
@@ -101,7 +102,7 @@ class RunSummary:
 
 
 def vars_of(stats: FilterStats) -> dict[str, int]:
-    return {name: getattr(stats, name) for name in stats.__attrs_attrs__.__dict__}
+    return attrs.asdict(stats)
 
 
 def _fingerprint(exc: BaseException) -> str:

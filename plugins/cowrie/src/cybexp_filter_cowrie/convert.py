@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cybexp_core import Event, InputError, Instance, Problem, Session
+from cybexp_core import Event, InputError, Instance, Problem
 
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.handlers import HANDLERS, SESSION_ONLY
 from cybexp_filter_cowrie.options import Options
-from cybexp_filter_cowrie.vocab import attacker, identity
+from cybexp_filter_cowrie.sessions import cowrie_session
+from cybexp_filter_cowrie.vocab import attacker
 
 __all__ = ["KNOWN_EVENT_IDS", "convert"]
 
@@ -51,7 +52,8 @@ def convert(
         raise InputError(f"unknown Cowrie event id {eventid!r}", field="eventid")
     f = EventFields(event, eventid)
     timestamp = f.timestamp()
-    session_identity = identity(f.text("session"), f.text("sensor"))
+    session = f.text("session")
+    sensor = f.text("sensor")
     start = timestamp
     duration = None
     if eventid == "cowrie.session.closed":
@@ -71,14 +73,6 @@ def convert(
         instances.append(
             Event(sub_type, data, orgid, timestamp, mal_data=mal, category="malicious")
         )
-    instances.append(
-        Session(
-            "cowrie_session",
-            session_identity,
-            events=(instances[0]._hash,) if instances else (),
-            start_time=start,
-            end_time=timestamp,
-            duration=duration,
-        )
-    )
+    events = (instances[0]._hash,) if instances else ()
+    instances.append(cowrie_session(session, sensor, events, start, timestamp, duration))
     return instances, f.problems

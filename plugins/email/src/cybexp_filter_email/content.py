@@ -89,27 +89,32 @@ def _part_text(part: Message, payload: str) -> tuple[str, str | None]:
     # 8-bit text that was already decoded into the document (by ingest). If it is
     # Latin-1 text of bytes in the declared charset (a gb2312 file read as Latin-1),
     # recover them; otherwise the text is right as it is.
-    if charset and max(payload) <= "\xff" and codecs.lookup(charset).name != "latin-1":
+    try:
+        recode = bool(charset) and codecs.lookup(charset).name not in ("latin-1", "iso8859-1")
+    except LookupError:
+        recode = False
+    if recode and max(payload) <= "\xff":
         try:
-            return payload.encode("latin-1").decode(charset), None
-        except (UnicodeDecodeError, LookupError):
+            return payload.encode("latin-1").decode(charset), None  # type: ignore[arg-type]
+        except UnicodeDecodeError:
             pass
     return payload, None
 
 
 def _iter_base64(payload: str) -> Iterator[bytes]:
-    """Decode base64 a chunk at a time (no full copy of the attachment in memory)."""
+    """Decode base64 a chunk at a time, as the stdlib does: stop at the first padding,
+    skip characters outside the alphabet. No full copy of the attachment is made."""
     carry = ""
     for start in range(0, len(payload), _CHUNK):
-        data = carry + _NOT_BASE64.sub("", payload[start : start + _CHUNK].split("=", 1)[0])
+        chunk, pad, _ = payload[start : start + _CHUNK].partition("=")
+        data = carry + _NOT_BASE64.sub("", chunk)
         usable = len(data) - len(data) % 4
-        carry = data[usable:]
         if usable:
             yield binascii.a2b_base64(data[:usable])
-        if "=" in payload[start : start + _CHUNK]:  # padding: the data ends here
-            carry = data[usable:] if not usable else carry
+        carry = data[usable:]
+        if pad:
             break
-    if carry:
+    if len(carry) > 1:
         yield binascii.a2b_base64(carry + "=" * (-len(carry) % 4))
 
 
@@ -134,7 +139,9 @@ def _filename(part: Message) -> str | None:
         name = part.get_filename()
     except Exception:  # noqa: BLE001 - stdlib parser bug on a hostile parameter
         name = None
-    return clean(str(name)).strip() or None if name else None
+    if not name:
+        return None
+    return clean(str(name)).strip() or None
 
 
 def _is_attachment(part: Message, filename: str | None) -> bool:
@@ -186,22 +193,27 @@ def read_content(
             if part is body_part:
                 if len(text) > max_body_chars:
                     found.problems.append(
-                        Problem(where, f"body of {len(text):,} characters cut to {max_body_chars:,}")
+                        Problem(
+                            where, f"body of {len(text):,} characters cut to {max_body_chars:,}"
+                        )
                     )
                     text = text[:max_body_chars]
                 found.body = clean(text)
             if cut:
-                found.problems.append(Problem(where, "this part was cut off; its text is incomplete"))
+                found.problems.append(
+                    Problem(where, "this part was cut off; its text is incomplete")
+                )
             continue
         digest = None if cut else _sha256(part, payload)
         if cut:
-            found.problems.append(
-                Problem(where, f"attachment {filename!r} was cut off: no sha256")
-            )
+            found.problems.append(Problem(where, f"attachment {filename!r} was cut off: no sha256"))
         elif digest is None:
             found.problems.append(
-                Problem(where, f"attachment {filename!r}: its bytes are unknown (8-bit data "
-                        "decoded as text, or bad base64): no sha256")
+                Problem(
+                    where,
+                    f"attachment {filename!r}: its bytes are unknown (8-bit data "
+                    "decoded as text, or bad base64): no sha256",
+                )
             )
         found.attachments.append(Attachment(filename, digest))
         if ctype in ("text/html", "text/plain") and not cut:

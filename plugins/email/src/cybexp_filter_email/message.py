@@ -128,7 +128,7 @@ def load_message(text: str, max_chars: int) -> Loaded:
         truncated = True
     try:
         message = Parser(policy=default).parsestr(text)
-    except Exception as exc:  # noqa: BLE001 - the stdlib parser should never raise; say why if it does
+    except Exception as exc:
         raise InputError(f"email: the stdlib parser failed: {type(exc).__name__}: {exc}") from exc
     if not message.keys():
         raise InputError(_not_mail_reason(text), field="data.data")

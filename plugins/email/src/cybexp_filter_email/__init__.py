@@ -1,0 +1,37 @@
+"""CYBEX-P email filter: a raw RFC 822 / MIME message becomes a TAHOE ``email`` event.
+
+See the package README for the output shape and every deviation from the original.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
+from cybexp_filter_email.build import Limits, email_result
+
+__all__ = ["filter", "filter_info"]
+
+#: The original filter's id (CYBEX-P ``filters/email.py``): kept so marks stay valid.
+FILTER_ID = "6e52bc6a-af7f-41ea-8684-e39c42d4aa3f"
+__version__ = "1.0.0"
+
+
+@hookimpl
+def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
+    """Declare the email filter; it reads raw documents of sub_type ``email``."""
+    Limits.from_settings(settings)  # a bad setting fails at load time, with its name
+    return FilterInfo(
+        id=FILTER_ID,
+        name="email",
+        version=__version__,
+        consumes=[Consumes.raw("email")],
+        description="RFC 822 / MIME message -> TAHOE email event (+ URLs, hosts, attachments)",
+    )
+
+
+@hookimpl
+def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult:
+    """Turn one raw ``email`` document into an ``email`` event (see README)."""
+    return email_result(document, Limits.from_settings(settings))

@@ -1,0 +1,140 @@
+"""A ``phishtank_feed`` raw document: a dump's text (CSV, JSON, URL list) or one JSON record."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from cybexp_core import Event, FilterResult, InputError, Problem
+from cybexp_core.builders import sighting_event
+
+from cybexp_filter_phishtank.csvdump import columns, csv_rows, is_header
+from cybexp_filter_phishtank.jsondump import array_records, json_lines
+from cybexp_filter_phishtank.record import phish_sighting, url_attributes
+
+#: Longest reason kept in a problem.
+MAX_TEXT = 300
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _decoded(data: Mapping[str, Any], text: str) -> str:
+    if data.get("encoding") == "latin-1":  # ingest's fallback for a file that is not UTF-8
+        text = text.encode("latin-1").decode("utf-8", "replace")
+    return text.removeprefix("\ufeff")
+
+
+def _list_time(data: Mapping[str, Any]) -> float:
+    value = data.get("timestamp")
+    if value is None:
+        raise InputError(
+            "phishtank_feed: a bare URL list has no times; store the time the list was "
+            "fetched as data.timestamp (epoch seconds) with its text, so that events are "
+            "reproducible (the processing time is never used)",
+            field="data.timestamp",
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(
+            f"phishtank_feed: data.timestamp must be epoch seconds, got {str(value)[:60]!r}",
+            field="data.timestamp",
+        )
+    return float(value)
+
+
+def _url_list(lines: list[str], data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
+    """Bare URL list (the original's only format): one malicious sighting per URL."""
+    timestamp: float | None = None
+    for number, line in enumerate(lines, start=1):
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        timestamp = _list_time(data) if timestamp is None else timestamp
+        try:
+            url, host = url_attributes(entry)
+            yield f"line {number}", sighting_event(
+                [url], orgid, timestamp, category="malicious", context="malicious", extra=[host]
+            )
+        except InputError as exc:
+            yield f"line {number}", exc
+
+
+def _entries(data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
+    """``(where, record dict | Event | InputError)`` for each entry of the text, by format."""
+    text = _decoded(data, data["data"])
+    later_part = data.get("part", 1) != 1
+    if later_part:  # a part after the first: the file's format is told by its first line
+        first = _decoded(data, str(data.get("header") or "")).strip()
+    else:
+        first = text.lstrip().split("\n", 1)[0].strip()
+    if first.startswith("["):
+        yield from array_records(text, opened=later_part)
+        return
+    lines = text.split("\n")
+    if data.get("encoding") == "latin-1":
+        for number, line in enumerate(lines, start=1):
+            if "\ufffd" in line:  # the bytes of this line are not UTF-8: skip it, say why
+                lines[number - 1] = ""
+                yield f"line {number}", InputError("the line is not valid UTF-8")
+    if first.startswith("{"):
+        yield from json_lines(lines)
+    elif is_header(first):
+        names = columns(first)
+        skip = not later_part and lines[0].strip() == first
+        for number, row in csv_rows(lines, names, skip_first=skip):
+            yield f"line {number}", row
+    else:
+        yield from _url_list(lines, data, orgid)
+
+
+def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
+    events: dict[str, Event] = {}
+    problems: list[Problem] = []
+    part = f"part {data['part']} " if "part" in data else ""
+    for where, entry in _entries(data, orgid):
+        try:
+            if isinstance(entry, InputError):
+                raise entry
+            if isinstance(entry, dict) and any("\ufffd" in str(v) for v in entry.values()):
+                raise InputError("the row is not valid UTF-8")
+            event, notes = (entry, []) if isinstance(entry, Event) else phish_sighting(entry, orgid)
+        except InputError as exc:
+            problems.append(Problem(part + where, _short(str(exc))))
+            continue
+        problems.extend(Problem(part + where, _short(note)) for note in notes)
+        events[event._hash] = event
+    if not events and problems:
+        raise InputError(
+            f"phishtank_feed: none of {len(problems)} entries is usable; first: "
+            + "; ".join(f"{p.where}: {p.reason}" for p in problems[:3])
+        )
+    return FilterResult(instances=list(events.values()), problems=problems)
+
+
+def parse_feed(document: Mapping[str, Any]) -> FilterResult:
+    """Sightings of the phishes in a PhishTank document.
+
+    ``data`` is either ``{"data": <dump text>, ...}`` (``ingest --format
+    file``: a CSV dump, a JSON dump, JSON lines or a bare URL list, which also
+    needs ``timestamp``) or one JSON record (``ingest --format jsonl``).
+
+    :raises InputError: If the document has neither shape or no entry is usable.
+    """
+    data = document.get("data")
+    orgid = document.get("orgid")
+    if not isinstance(orgid, str):
+        raise InputError("phishtank_feed: the raw document has no orgid", field="orgid")
+    if isinstance(data, Mapping) and isinstance(data.get("data"), str):
+        return _feed_text(data, orgid)
+    if isinstance(data, Mapping) and ("url" in data or "phish_id" in data):
+        try:
+            event, notes = phish_sighting(data, orgid)
+        except InputError as exc:
+            raise InputError(f"phishtank_feed record: {exc}", field="data") from None
+        return FilterResult(instances=[event], problems=[Problem("record", n) for n in notes])
+    raise InputError(
+        "phishtank_feed: data must hold the dump text in 'data' or be one JSON record with 'url'",
+        field="data",
+    )
