@@ -220,12 +220,24 @@ def plugins(app: App, as_json: bool) -> None:
     show_default=True,
     help="jsonl: one raw per line; file: one raw per file.",
 )
+@click.option(
+    "--timestamp",
+    metavar="EPOCH|mtime",
+    help="With --format file: when the file was fetched, stored as data.timestamp "
+    "(for feeds whose lines carry no time); 'mtime' uses the file's.",
+)
 @click.argument(
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @pass_app
 def ingest(
-    app: App, sub_type: str, orgid: str, timezone: str, fmt: str, paths: Sequence[Path]
+    app: App,
+    sub_type: str,
+    orgid: str,
+    timezone: str,
+    fmt: str,
+    timestamp: str | None,
+    paths: Sequence[Path],
 ) -> None:
     """Store files as raw documents. Bad lines are reported; good ones are kept."""
     if not sub_type.isidentifier():
@@ -236,8 +248,13 @@ def ingest(
     bad: list[BadLine] = []
     batch = []
     for path in paths:
-        reader = read_jsonl if fmt == "jsonl" else read_file
-        for item in reader(path, sub_type, orgid, timezone):
+        if fmt == "jsonl":
+            items = read_jsonl(path, sub_type, orgid, timezone)
+        else:
+            items = read_file(
+                path, sub_type, orgid, timezone, timestamp=_fetch_time(timestamp, path)
+            )
+        for item in items:
             if isinstance(item, BadLine):
                 bad.append(item)
                 click.echo(f"bad line: {item}", err=True)
@@ -254,6 +271,17 @@ def ingest(
     )
     if bad:
         sys.exit(1)
+
+
+def _fetch_time(option: str | None, path: Path) -> float | None:
+    if option is None:
+        return None
+    if option == "mtime":
+        return path.stat().st_mtime
+    try:
+        return float(option)
+    except ValueError:
+        raise click.BadParameter("an epoch number or 'mtime'", param_hint="--timestamp") from None
 
 
 # ---------------------------------------------------------------------------- status

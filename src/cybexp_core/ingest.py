@@ -94,9 +94,17 @@ def _chunks(text: str, limit: int) -> Iterator[str]:
 
 
 def read_file(
-    path: Path, sub_type: str, orgid: str, timezone: str, chunk_bytes: int | None = None
+    path: Path,
+    sub_type: str,
+    orgid: str,
+    timezone: str,
+    chunk_bytes: int | None = None,
+    timestamp: float | None = None,
 ) -> Iterator[Raw]:
     """One raw document per file: ``data = {"data": <text>}`` (the original's shape).
+
+    ``timestamp`` (when the file was fetched, epoch seconds) is added as
+    ``data.timestamp`` for feeds whose lines carry no time of their own.
 
     A file that is not UTF-8 is decoded as latin-1 and ``data.encoding`` says
     so. A file over ``chunk_bytes`` is split at line boundaries into parts:
@@ -105,6 +113,8 @@ def read_file(
     chunk_bytes = chunk_bytes or MAX_CHUNK_BYTES
     text, encoding = _decode(path.read_bytes())
     extra: dict[str, Any] = {"encoding": encoding} if encoding else {}
+    if timestamp is not None:
+        extra["timestamp"] = timestamp
     if len(text) <= chunk_bytes:
         yield Raw(sub_type, {"data": text, **extra}, orgid, timezone)
         return

@@ -8,6 +8,8 @@ import hashlib
 import re
 from collections.abc import Iterator
 from email.message import EmailMessage, Message
+from email.parser import Parser
+from email.policy import default
 
 from attrs import define, field
 
@@ -18,6 +20,7 @@ from cybexp_filter_email.message import CUT_MARK
 
 __all__ = ["Attachment", "Content", "decode_text", "read_content"]
 
+_DELIMITER = re.compile(r"^--([^\s]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]+")
 _CHUNK = 1 << 20
 #: Charsets tried, in order, when the declared one is unknown or does not fit the bytes.
@@ -154,12 +157,44 @@ def _is_attachment(part: Message, filename: str | None) -> bool:
     )
 
 
-def _find_body(msg: EmailMessage) -> Message | None:
+def _recover(part: Message) -> Message | None:
+    """Re-read a multipart whose boundary was never found (its payload is raw text):
+    with the boundary its delimiter lines really use, or as a part with its own headers."""
+    payload = _payload_text(part)
+    delimiter = _DELIMITER.search(payload)
+    if delimiter:
+        boundary = delimiter.group(1).replace('"', "")
+        header = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'
+        return Parser(policy=default).parsestr(header + payload)
+    inner = Parser(policy=default).parsestr(payload.lstrip("\r\n"))
+    return inner if "content-type" in inner else None
+
+
+def _leaves(msg: Message, depth: int = 0) -> Iterator[Message]:
+    """The non-multipart parts of ``msg``, with broken multiparts re-read (3 levels deep)."""
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        recovered = None
+        if part.get_content_maintype() == "multipart" and depth < 3:
+            recovered = _recover(part)
+        if recovered is None:
+            yield part
+        else:
+            yield from _leaves(recovered, depth + 1)
+
+
+def _find_body(msg: EmailMessage, leaves: list[Message]) -> Message | None:
+    """As the original (``get_body(('plain', 'html'))``); else the first inline text part."""
     try:
-        return msg.get_body(preferencelist=("plain", "html"))
+        body = msg.get_body(preferencelist=("plain", "html"))
     except Exception:  # noqa: BLE001 - a hostile header in a part: search by hand
-        for part in msg.walk():
-            if part.get_content_type() in ("text/plain", "text/html"):
+        body = None
+    if body is not None:
+        return body
+    for ctype in ("text/plain", "text/html"):
+        for part in leaves:
+            if part.get_content_type() == ctype and not _is_attachment(part, _filename(part)):
                 return part
     return None
 
@@ -169,8 +204,8 @@ def read_content(
 ) -> Content:
     """The body (text/plain, else text/html as text), attachments and link sources."""
     found = Content()
-    body_part = _find_body(msg)
-    leaves = [part for part in msg.walk() if not part.is_multipart()]
+    leaves = list(_leaves(msg))
+    body_part = _find_body(msg, leaves)
     cut_leaf = next((p for p in leaves if CUT_MARK in _payload_text(p)), None)
     if truncated and cut_leaf is None and leaves:
         cut_leaf = leaves[-1]  # the cut fell in headers or between parts: be safe

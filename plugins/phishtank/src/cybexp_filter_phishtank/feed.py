@@ -93,11 +93,12 @@ def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
     events: dict[str, Event] = {}
     problems: list[Problem] = []
     part = f"part {data['part']} " if "part" in data else ""
+    damaged = data.get("encoding") == "latin-1"
     for where, entry in _entries(data, orgid):
         try:
             if isinstance(entry, InputError):
                 raise entry
-            if isinstance(entry, dict) and any("\ufffd" in str(v) for v in entry.values()):
+            if damaged and isinstance(entry, dict) and any("\ufffd" in str(v) for v in entry.values()):
                 raise InputError("the row is not valid UTF-8")
             event, notes = (entry, []) if isinstance(entry, Event) else phish_sighting(entry, orgid)
         except InputError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from cybexp_filter_phishtank.times import iso_time
 SCHEMES = ("http://", "https://", "ftp://")
 #: PhishTank's "no particular brand"; kept out so it does not link every phish together.
 NO_TARGET = "other"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def url_attributes(value: object) -> tuple[Attribute, Attribute]:
@@ -25,7 +27,7 @@ def url_attributes(value: object) -> tuple[Attribute, Attribute]:
     url = value.strip()
     if not url.lower().startswith(SCHEMES):
         raise InputError(f"url {url[:120]!r} is not an http, https or ftp URL")
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in url):
+    if _CONTROL.search(url):
         raise InputError(f"url {url[:120]!r} holds a control character")
     return Attribute("url", normalize_url(url)), host_attribute(url_host(url))
 
