@@ -33,9 +33,16 @@ class BadLine:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def check_keys(value: Any, where: str = "data", depth: int = 0) -> None:
-    """Refuse keys MongoDB would read as operators or cannot store (``$…``, NUL), and
-    nesting deeper than MongoDB accepts."""
+    """Refuse what MongoDB would read as an operator or cannot store: keys starting with
+    ``$`` or holding NUL, integers beyond 64 bits, nesting deeper than it accepts."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise InputError(f"{where}: integer {value} does not fit in 64 bits")
+        return
     if depth > MAX_DEPTH:
         raise InputError(f"{where}: nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):

@@ -133,6 +133,20 @@ def _failure_record(
     }
 
 
+def _describe_write_error(exc: BaseException) -> tuple[str, str]:
+    """A short error type and message for a failed write (never the documents themselves)."""
+    if isinstance(exc, DocumentTooLarge):
+        return "OutputTooLarge", "a document is larger than MongoDB's 16 MB limit"
+    if isinstance(exc, BulkWriteError):
+        errors = exc.details.get("writeErrors") or [{}]
+        first = errors[0]
+        message = str(first.get("errmsg", "write error"))[:300]
+        if first.get("code") == 10334 or "too large" in message:
+            return "OutputTooLarge", message
+        return "OutputNotStored", f"{message} ({len(errors)} write errors)"
+    return "OutputNotStored", str(exc)[:300]
+
+
 def _raw_refs(result: FilterResult) -> tuple[list[str], int]:
     """Hashes for a raw document's ``_ref``: outputs first, then descendants; capped."""
     refs = dict.fromkeys(inst._hash for inst in result.instances)
@@ -225,7 +239,9 @@ class Runner:
             raise
         except (BulkWriteError, DocumentTooLarge, OperationFailure) as exc:
             log.warning(
-                "%s: batch write failed (%s); writing documents one by one", flt.info.name, exc
+                "%s: batch write failed (%s); writing documents one by one",
+                flt.info.name,
+                _describe_write_error(exc)[1],
             )
         for outcome in outcomes:
             if not outcome.instances:
@@ -237,13 +253,13 @@ class Runner:
             except (BulkWriteError, DocumentTooLarge, OperationFailure, ValueError) as exc:
                 stats.processed -= 1
                 stats.failed += 1
-                fid = flt.info.id
-                outcome.instances = ()
+                error, message = _describe_write_error(exc)
                 record = _failure_record(flt, exc, 1, final=True)
-                record["message"] = f"output could not be stored: {record['message']}"
+                record.update(error=error, message=f"output could not be stored: {message}")
+                outcome.instances = ()
                 outcome.update = {
-                    "$set": {f"_failed.{fid}": record},
-                    "$unset": {f"_lease.{fid}": ""},
+                    "$set": {f"_failed.{flt.info.id}": record},
+                    "$unset": {f"_lease.{flt.info.id}": ""},
                 }
 
     def run_batch(

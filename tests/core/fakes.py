@@ -35,8 +35,12 @@ class IpSightings:
 
     @hookimpl
     def filter_info(self, settings: dict[str, Any]) -> FilterInfo:
-        return FilterInfo(id="fake-ips", name="ips", version=self.version,
-                          consumes=[Consumes.raw(settings.get("sub_type", "demo"))])
+        return FilterInfo(
+            id="fake-ips",
+            name="ips",
+            version=self.version,
+            consumes=[Consumes.raw(settings.get("sub_type", "demo"))],
+        )
 
     @hookimpl
     def filter(self, document: dict[str, Any]) -> Any:
@@ -53,8 +57,16 @@ class IpSightings:
                 problems.append(Problem(f"ips[{index}]", f"{ip!r} is not an IPv4 address"))
                 continue
             attribute = Attribute("ipv4", ip)
-            events.append(Event("sighting", [attribute], document["orgid"], data["ts"],
-                                mal_data=[attribute], category="malicious"))
+            events.append(
+                Event(
+                    "sighting",
+                    [attribute],
+                    document["orgid"],
+                    data["ts"],
+                    mal_data=[attribute],
+                    category="malicious",
+                )
+            )
         return FilterResult(events, problems)
 
 
@@ -63,14 +75,25 @@ class IpCorrelator:
 
     @hookimpl
     def filter_info(self) -> FilterInfo:
-        return FilterInfo(id="fake-correlate", name="correlate", version="1.0",
-                          consumes=[Consumes("event", "sighting")])
+        return FilterInfo(
+            id="fake-correlate",
+            name="correlate",
+            version="1.0",
+            consumes=[Consumes("event", "sighting")],
+        )
 
     @hookimpl
     def filter(self, document: dict[str, Any]) -> list[Session]:
         ip = document["data"]["ipv4"][0]
-        return [Session("by_ip", [Attribute("ipv4", ip)], events=[document["_hash"]],
-                        start_time=document["timestamp"], end_time=document["timestamp"])]
+        return [
+            Session(
+                "by_ip",
+                [Attribute("ipv4", ip)],
+                events=[document["_hash"]],
+                start_time=document["timestamp"],
+                end_time=document["timestamp"],
+            )
+        ]
 
 
 class WrongArgument:

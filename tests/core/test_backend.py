@@ -10,8 +10,12 @@ from cybexp_core.config import Settings
 
 
 def _login(password: str, ts: float) -> Event:
-    credential = Object("credential", [Attribute("username", "root"), Attribute("password", password)])
-    return Event("login", [credential, Attribute("success", False)], "org", ts, mal_data=[credential])
+    credential = Object(
+        "credential", [Attribute("username", "root"), Attribute("password", password)]
+    )
+    return Event(
+        "login", [credential, Attribute("success", False)], "org", ts, mal_data=[credential]
+    )
 
 
 def test_descendants_are_written_once_and_a_rerun_is_a_no_op(archive: Archive) -> None:
@@ -60,11 +64,13 @@ def test_sessions_converge_whatever_the_arrival_order(archive: Archive) -> None:
         assert doc["data"] == {"sessionid": ["abcd1234"], "sesnor": ["sensor1"]}
 
 
-def test_concurrent_writers_race_without_errors_or_duplicates(archive: Archive,
-                                                              mongo_uri: str) -> None:
+def test_concurrent_writers_race_without_errors_or_duplicates(
+    archive: Archive, mongo_uri: str
+) -> None:
     settings = Settings(mongo_url=mongo_uri, db=archive.collection.database.name)
-    batch = [_login(f"pw{i}", i) for i in range(40)] + [_session(f"e{i}", start_time=i)
-                                                        for i in range(10)]
+    batch = [_login(f"pw{i}", i) for i in range(40)] + [
+        _session(f"e{i}", start_time=i) for i in range(10)
+    ]
     errors: list[BaseException] = []
 
     def write() -> None:
@@ -90,8 +96,11 @@ def test_concurrent_writers_race_without_errors_or_duplicates(archive: Archive,
 
 
 def test_raw_documents_are_deduplicated_by_hash(archive: Archive) -> None:
-    raws = [Raw("cowrie", {"a": 1}, "org1"), Raw("cowrie", {"a": 1}, "org2"),
-            Raw("cowrie", {"a": 2}, "org1")]
+    raws = [
+        Raw("cowrie", {"a": 1}, "org1"),
+        Raw("cowrie", {"a": 1}, "org2"),
+        Raw("cowrie", {"a": 2}, "org1"),
+    ]
     assert archive.insert_raw(raws) == (2, 1)
     assert archive.insert_raw(raws) == (0, 3)
     assert archive.collection.find_one({"data.a": 1})["orgid"] == "org1"

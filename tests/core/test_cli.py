@@ -14,8 +14,11 @@ from cybexp_core import plugins
 from cybexp_core.backend import Archive
 from cybexp_core.cli import cli
 
-FAKES = [entry_point("ips", "fakes:ip_sightings"), entry_point("correlate", "fakes:ip_correlator"),
-         entry_point("ghost", "no_such_module_xyz:plugin")]
+FAKES = [
+    entry_point("ips", "fakes:ip_sightings"),
+    entry_point("correlate", "fakes:ip_correlator"),
+    entry_point("ghost", "no_such_module_xyz:plugin"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +31,9 @@ def invoke(archive: Archive, mongo_uri: str) -> Any:
     db = archive.collection.database.name
 
     def run(*args: str) -> Result:
-        return CliRunner().invoke(cli, ["--mongo-url", mongo_uri, "--db", db, *args],
-                                  catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, ["--mongo-url", mongo_uri, "--db", db, *args], catch_exceptions=False
+        )
 
     return run
 
@@ -40,10 +44,18 @@ def _jsonl(tmp_path: Path, *lines: str) -> Path:
     return path
 
 
-def test_ingest_keeps_good_lines_and_reports_bad_ones(invoke: Any, tmp_path: Path,
-                                                      archive: Archive) -> None:
-    path = _jsonl(tmp_path, '{"ips": ["1.1.1.1"], "ts": 1}', "", "{broken", "[1, 2]",
-                  '{"$set": {"x": 1}}', '{"ips": ["2.2.2.2"], "ts": 2}')
+def test_ingest_keeps_good_lines_and_reports_bad_ones(
+    invoke: Any, tmp_path: Path, archive: Archive
+) -> None:
+    path = _jsonl(
+        tmp_path,
+        '{"ips": ["1.1.1.1"], "ts": 1}',
+        "",
+        "{broken",
+        "[1, 2]",
+        '{"$set": {"x": 1}}',
+        '{"ips": ["2.2.2.2"], "ts": 2}',
+    )
     result = invoke("ingest", "--sub-type", "demo", "--orgid", "org9", str(path))
     assert result.exit_code == 1
     assert "stored 2 raw documents" in result.output
@@ -54,9 +66,9 @@ def test_ingest_keeps_good_lines_and_reports_bad_ones(invoke: Any, tmp_path: Pat
     assert invoke("ingest", "--sub-type", "demo", str(path)).output.count("already stored") == 1
 
 
-def test_ingest_file_format_splits_large_files(invoke: Any, tmp_path: Path,
-                                               archive: Archive, monkeypatch: pytest.MonkeyPatch
-                                               ) -> None:
+def test_ingest_file_format_splits_large_files(
+    invoke: Any, tmp_path: Path, archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cybexp_core import ingest
 
     monkeypatch.setattr(ingest, "MAX_CHUNK_BYTES", 100)
@@ -98,8 +110,10 @@ def test_failed_list_show_and_retry(invoke: Any, tmp_path: Path, archive: Archiv
     assert len(only) == 1 and only[0]["message"] == "demo document without ips"
     shown = invoke("failed", "show", only[0]["hash"]).output
     assert '"bad": 1' in shown and "demo document without ips" in shown
-    assert "1 documents will be offered again" in invoke(
-        "failed", "retry", "--error", "InputError").output
+    assert (
+        "1 documents will be offered again"
+        in invoke("failed", "retry", "--error", "InputError").output
+    )
     assert json.loads(invoke("status", "--json").stdout)["filters"][1]["pending"] == 1
     assert invoke("failed", "retry").exit_code == 2  # says which
 
@@ -114,8 +128,13 @@ def test_run_filter_selection(invoke: Any, tmp_path: Path) -> None:
 
 def test_unreachable_database_is_one_line_without_credentials() -> None:
     result = CliRunner().invoke(
-        cli, ["--mongo-url", "mongodb://alice:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=300",
-              "status"])
+        cli,
+        [
+            "--mongo-url",
+            "mongodb://alice:hunter2@127.0.0.1:9/?serverSelectionTimeoutMS=300",
+            "status",
+        ],
+    )
     assert result.exit_code == 1
     assert "cannot reach MongoDB at mongodb://***@127.0.0.1:9/" in result.output
     assert "hunter2" not in result.output and "Traceback" not in result.output

@@ -17,8 +17,13 @@ def _write(tmp_path: Path, value: object) -> Path:
 
 
 def test_reads_the_analytics_section_that_the_original_rejected(tmp_path: Path) -> None:
-    path = _write(tmp_path, {"analytics": {"mongo_url": "mongodb://db:1/", "db": "a", "coll": "b"},
-                             "api": {"url": "http://localhost:5000/"}})
+    path = _write(
+        tmp_path,
+        {
+            "analytics": {"mongo_url": "mongodb://db:1/", "db": "a", "coll": "b"},
+            "api": {"url": "http://localhost:5000/"},
+        },
+    )
     settings = load_settings(path, environ={})
     assert (settings.mongo_url, settings.db, settings.coll) == ("mongodb://db:1/", "a", "b")
 
@@ -43,8 +48,9 @@ def test_precedence_cli_then_env_then_file(tmp_path: Path) -> None:
 
 
 def test_filters_and_runner_sections(tmp_path: Path) -> None:
-    path = _write(tmp_path, {"filters": {"cowrie": {"sub_types": ["x"]}},
-                             "runner": {"batch_size": 50}})
+    path = _write(
+        tmp_path, {"filters": {"cowrie": {"sub_types": ["x"]}}, "runner": {"batch_size": 50}}
+    )
     settings = load_settings(path, environ={})
     assert settings.filters["cowrie"] == {"sub_types": ["x"]}
     assert settings.batch_size == 50
@@ -52,9 +58,12 @@ def test_filters_and_runner_sections(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "not valid JSON"), ("[1]", "JSON object"),
-     ('{"runner": {"speed": 1}}', "unknown 'runner' settings"),
-     ('{"runner": {"batch_size": 0}}', "batch_size must be positive")],
+    [
+        ("{not json", "not valid JSON"),
+        ("[1]", "JSON object"),
+        ('{"runner": {"speed": 1}}', "unknown 'runner' settings"),
+        ('{"runner": {"batch_size": 0}}', "batch_size must be positive"),
+    ],
 )
 def test_bad_files_raise_config_error(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "config.json"

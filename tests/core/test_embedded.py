@@ -16,8 +16,15 @@ CLI = str(Path(sys.executable).parent / "cybexp-analytics")
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CYBEXP_", "MONGO"))}
     env["CYBEXP_DATA_DIR"] = str(tmp_path / "data")
-    return subprocess.run([CLI, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [CLI, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.skipif(not Path(CLI).exists(), reason="console script not installed")

@@ -30,7 +30,9 @@ def test_credential_object_vector() -> None:
 
 
 def test_login_event_vector() -> None:
-    credential = Object("credential", [Attribute("username", "root"), Attribute("password", "123456")])
+    credential = Object(
+        "credential", [Attribute("username", "root"), Attribute("password", "123456")]
+    )
     event = Event("login", [credential], "ABC123", 1588032005.834291, mal_data=[credential])
     assert event._hash == "70137008db1c06963273b34a9aa75fde961a72463db13348875d0701f8e3dc25"
     assert event.doc["_mal_ref"] == [credential._hash]
@@ -40,8 +42,9 @@ def test_login_event_vector() -> None:
 
 
 def test_nested_url_object_vector() -> None:
-    url = Object("url", [Attribute("url", "example.com"),
-                         Object("host", [Attribute("ipv4", "1.1.1.1")])])
+    url = Object(
+        "url", [Attribute("url", "example.com"), Object("host", [Attribute("ipv4", "1.1.1.1")])]
+    )
     assert url._hash == "b228a4f398f3b974f16ba18c741dbeb09655e4ec9021b7e9c8d90a4210977ce6"
 
 
@@ -59,10 +62,10 @@ def test_event_with_integer_timestamp_vector() -> None:
 
 
 def test_cowrie_session_vector() -> None:
-    session = Session("cowrie_session", [Attribute("sessionid", "806c6ef9"),
-                                         Attribute("sesnor", "f89597a7c9bc")])
+    session = Session(
+        "cowrie_session", [Attribute("sessionid", "806c6ef9"), Attribute("sesnor", "f89597a7c9bc")]
+    )
     assert session._hash == "b5dc33e8234420c32efd85790986c7f1497bdacca75c2a530892aba162d74483"
-
 
 
 def test_separator_less_collision_is_reproduced() -> None:
@@ -103,10 +106,10 @@ def test_raw_hash_ignores_orgid_and_timezone() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -116,13 +119,18 @@ def test_canonical_matches_reference(value: object) -> None:
     assert canonical(value) == reference_canonical(value)
 
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+)
 sub_types = st.sampled_from(["ipv4", "url", "username", "password", "x", "port"])
 attributes = st.builds(Attribute, sub_types, scalars)
 children = st.recursive(
     attributes,
-    lambda inner: st.builds(Object, st.sampled_from(["host", "credential", "dst"]),
-                            st.lists(inner, min_size=1, max_size=4)),
+    lambda inner: st.builds(
+        Object,
+        st.sampled_from(["host", "credential", "dst"]),
+        st.lists(inner, min_size=1, max_size=4),
+    ),
     max_leaves=12,
 )
 
@@ -143,9 +151,13 @@ def test_object_hash_matches_reference(sub_type: str, items: list[Attribute | Ob
     assert obj._hash == instance_hash("object", sub_type, _tahoe_data(obj))
 
 
-@given(st.lists(children, min_size=1, max_size=4), st.text(max_size=6),
-       st.floats(allow_nan=False, allow_infinity=False) | st.integers(-10**12, 10**12))
-def test_event_hash_matches_reference(items: list[Attribute | Object], orgid: str,
-                                      timestamp: float) -> None:
+@given(
+    st.lists(children, min_size=1, max_size=4),
+    st.text(max_size=6),
+    st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**12), 10**12),
+)
+def test_event_hash_matches_reference(
+    items: list[Attribute | Object], orgid: str, timestamp: float
+) -> None:
     event = Event("sighting", items, orgid, timestamp)
     assert event._hash == event_hash("sighting", orgid, timestamp, _tahoe_data(Object("x", items)))

@@ -10,7 +10,8 @@ import pytest
 from cybexp_core import hookspecs
 
 HOOKS = [
-    name for name, value in vars(hookspecs).items()
+    name
+    for name, value in vars(hookspecs).items()
     if inspect.isfunction(value) and hasattr(value, f"{hookspecs.PROJECT}_spec")
 ]
 TESTS = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))

@@ -55,20 +55,36 @@ def test_documents_have_tahoe_fields_in_tahoe_order() -> None:
     event = Event("login", [attacker], "org", 10, mal_data=[ip], category="malicious")
     assert list(ip.doc) == ["itype", "data", "sub_type", "_hash"]
     assert list(attacker.doc) == ["itype", "data", "_cref", "_ref", "sub_type", "_hash"]
-    assert list(event.doc) == ["itype", "orgid", "timestamp", "category", "data", "_cref",
-                               "_ref", "_ben_ref", "_mal_ref", "sub_type", "_hash"]
+    assert list(event.doc) == [
+        "itype",
+        "orgid",
+        "timestamp",
+        "category",
+        "data",
+        "_cref",
+        "_ref",
+        "_ben_ref",
+        "_mal_ref",
+        "sub_type",
+        "_hash",
+    ]
     assert event.doc["data"] == {"attacker": [{"ipv4": ["1.2.3.4"]}]}
     assert event.doc["timestamp"] == 10.0 and isinstance(event.doc["timestamp"], float)
     assert event.doc["category"] == "malicious"
-    assert list(Raw("x", {"a": 1}, "o").doc) == ["itype", "data", "orgid", "timezone",
-                                                  "sub_type", "_hash"]
+    assert list(Raw("x", {"a": 1}, "o").doc) == [
+        "itype",
+        "data",
+        "orgid",
+        "timezone",
+        "sub_type",
+        "_hash",
+    ]
 
 
 def test_session_doc_holds_events_and_times_but_they_are_not_hashed() -> None:
     identity = [Attribute("sessionid", "abc"), Attribute("sesnor", "s1")]
     plain = Session("cowrie_session", identity)
-    busy = Session("cowrie_session", identity, events=["e1"], start_time=1, end_time=3,
-                   duration=2)
+    busy = Session("cowrie_session", identity, events=["e1"], start_time=1, end_time=3, duration=2)
     assert plain._hash == busy._hash
     assert busy.doc["_ref"][-1] == "e1"
     assert busy.doc["start_time"] == 1.0 and busy.doc["duration"] == 2.0

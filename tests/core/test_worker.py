@@ -8,7 +8,7 @@ import pytest
 from fakes import IpSightings, entry_point
 from pymongo.errors import AutoReconnect
 
-from cybexp_core import Consumes, FilterInfo, Raw, hookimpl
+from cybexp_core import Attribute, Consumes, Event, FilterInfo, Raw, hookimpl
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.plugins import LoadedFilter, load_filters
@@ -51,7 +51,8 @@ def test_hook_filter_outputs_are_written_and_inputs_marked(archive: Archive) -> 
     stored = coll.find_one({"_hash": raw._hash})
     assert stored["filters"] == ["fake-ips"]
     assert set(stored["_ref"]) == {e["_hash"] for e in events} | {
-        a["_hash"] for a in coll.find({"itype": "attribute"})}
+        a["_hash"] for a in coll.find({"itype": "attribute"})
+    }
 
 
 def test_many_batches_and_a_second_run_change_nothing(archive: Archive) -> None:
@@ -76,7 +77,7 @@ def test_reprocessing_after_a_crash_before_marking_gives_the_same_state(archive:
 
 
 def test_bad_input_is_kept_with_its_reason_and_others_are_processed(archive: Archive) -> None:
-    good, bad, crash = _store(archive, {"ips": ["1.1.1.1"], "ts": 1}, {"bad": 1}, {"crash": 1})
+    _good, bad, crash = _store(archive, {"ips": ["1.1.1.1"], "ts": 1}, {"bad": 1}, {"crash": 1})
     summary = _run(archive, _filters(IPS), max_attempts=3)
     stats = summary.filters["ips"]
     assert (stats.processed, stats.failed) == (1, 2)
@@ -108,8 +109,10 @@ def test_not_for_me_and_problems_are_recorded(archive: Archive) -> None:
     assert summary.filters["ips"].skipped == 1 and summary.filters["ips"].problems == 1
     assert archive.collection.find_one({"_hash": skip._hash})["filters"] == ["fake-ips"]
     problems = archive.collection.find_one({"_hash": mixed._hash})["_problems"]["fake-ips"]
-    assert problems == {"count": 1, "first": [{"where": "ips[1]",
-                                                "reason": "'nonsense' is not an IPv4 address"}]}
+    assert problems == {
+        "count": 1,
+        "first": [{"where": "ips[1]", "reason": "'nonsense' is not an IPv4 address"}],
+    }
 
 
 def test_hook_filter_chained_consumes_another_filters_output_in_one_run(archive: Archive) -> None:
@@ -117,7 +120,9 @@ def test_hook_filter_chained_consumes_another_filters_output_in_one_run(archive:
     summary = _run(archive, _filters(CORRELATE, IPS))
     assert summary.filters["correlate"].processed == 3
     session = archive.collection.find_one({"itype": "session", "data.ipv4": "9.9.9.9"})
-    events = {e["_hash"] for e in archive.collection.find({"itype": "event", "data.ipv4": "9.9.9.9"})}
+    events = {
+        e["_hash"] for e in archive.collection.find({"itype": "event", "data.ipv4": "9.9.9.9"})
+    }
     assert len(events) == 2 and events <= set(session["_ref"])
     assert (session["start_time"], session["end_time"]) == (10.0, 50.0)
     # Derived inputs are marked, but their TAHOE _ref is not touched.
@@ -133,8 +138,9 @@ def test_a_document_failed_by_one_filter_is_offered_to_the_others(archive: Archi
     class Counter:
         @hookimpl
         def filter_info(self) -> FilterInfo:
-            return FilterInfo(id="counter", name="counter", version="1",
-                              consumes=[Consumes.raw("demo")])
+            return FilterInfo(
+                id="counter", name="counter", version="1", consumes=[Consumes.raw("demo")]
+            )
 
         @hookimpl
         def filter(self, document: dict[str, Any]) -> list[Any]:
@@ -147,8 +153,9 @@ def test_a_document_failed_by_one_filter_is_offered_to_the_others(archive: Archi
     assert stored["_failed"]["fake-ips"]["error"] == "InputError"
 
 
-def test_transient_database_errors_leave_documents_pending(archive: Archive,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_database_errors_leave_documents_pending(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
     [raw] = _store(archive, {"ips": ["1.1.1.1"], "ts": 1})
     filters = _filters(IPS)
 
@@ -177,5 +184,30 @@ def test_two_workers_never_claim_the_same_document(archive: Archive) -> None:
     expired = archive.claim("fake-ips", "1.0", consumes, token="c", limit=50, lease_seconds=60)
     assert expired == []
     archive.collection.update_many({}, {"$set": {"_lease.fake-ips.until": 0}})
-    assert len(archive.claim("fake-ips", "1.0", consumes, token="d", limit=50,
-                             lease_seconds=60)) == 30
+    assert (
+        len(archive.claim("fake-ips", "1.0", consumes, token="d", limit=50, lease_seconds=60)) == 30
+    )
+
+
+class Huge:
+    """Returns an attribute too large for a MongoDB document when asked to."""
+
+    @hookimpl
+    def filter_info(self) -> FilterInfo:
+        return FilterInfo(id="huge", name="huge", version="1", consumes=[Consumes.raw("demo")])
+
+    @hookimpl
+    def filter(self, document: dict[str, Any]) -> list[Any]:
+        size = document["data"].get("size", 10)
+        return [Event("blob", [Attribute("blob", "x" * size)], "org", 1)]
+
+
+def test_an_output_too_large_for_mongodb_fails_only_its_document(archive: Archive) -> None:
+    small, big = _store(archive, {"size": 10}, {"size": 17 * 1024 * 1024})
+    summary = _run(archive, _filters(extra={"huge": Huge()}))
+    assert (summary.filters["huge"].processed, summary.filters["huge"].failed) == (1, 1)
+    record = archive.collection.find_one({"_hash": big._hash})["_failed"]["huge"]
+    assert record["error"] == "OutputTooLarge"
+    assert record["message"].startswith("output could not be stored")
+    assert len(record["message"]) < 1000
+    assert archive.collection.find_one({"_hash": small._hash})["filters"] == ["huge"]
