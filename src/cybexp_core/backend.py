@@ -7,8 +7,6 @@ All TAHOE documents share one collection (as in TAHOE), told apart by
     ids of the filters that processed the document (the original's field).
 ``_ref`` (raw documents only)
     hashes of the instances made from it (the original's field).
-``_lease.<filter id>``
-    ``{"by": token, "until": epoch}``: a worker owns the document for that filter.
 ``_failed.<filter id>``
     why the filter failed on it; ``final_for`` is the filter version that gave up.
 ``_problems.<filter id>``
@@ -16,13 +14,12 @@ All TAHOE documents share one collection (as in TAHOE), told apart by
 
 Only the wire protocol is assumed: the same code runs on mongod, a replica
 set or SecantusDB. ``find_one_and_update`` is not used (it is slow on some
-servers); claims are one ranged ``update_many`` per batch.
+servers); claims write nothing to the documents (see ``leases.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -35,6 +32,7 @@ from pymongo.errors import BulkWriteError
 
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes
+from cybexp_core.leases import STATE_COLLECTION, Leases
 from cybexp_core.models import Instance, Raw, Session, _Composite
 
 __all__ = ["Archive", "WriteStats", "flatten"]
@@ -101,6 +99,11 @@ class Archive:
     collection: Collection
     _known: OrderedDict[str, None] = field(factory=OrderedDict, init=False, repr=False)
 
+    @property
+    def leases(self) -> Leases:
+        """Work claims, coordinated in the ``cybexp_state`` collection of the same database."""
+        return Leases(self.collection.database[STATE_COLLECTION], self.collection)
+
     @classmethod
     def connect(cls, settings: Settings, **client_options: Any) -> Archive:
         """Connect to ``settings.mongo_url`` (which must be set), without blocking."""
@@ -120,16 +123,13 @@ class Archive:
 
     # ------------------------------------------------------------------ indexes
 
-    def ensure_indexes(self, filter_ids: Iterable[str] = ()) -> None:
+    def ensure_indexes(self) -> None:
         """Create the indexes the queries need (idempotent)."""
         coll = self.collection
         coll.create_index([("_hash", ASCENDING)], unique=True)
         coll.create_index([("_ref", ASCENDING)])
         coll.create_index([("itype", ASCENDING), ("sub_type", ASCENDING), ("_id", ASCENDING)])
         coll.create_index([("filters", ASCENDING)])
-        for fid in filter_ids:
-            coll.create_index([(f"_lease.{fid}.by", ASCENDING)], sparse=True)
-            coll.create_index([(f"_failed.{fid}.final_for", ASCENDING)], sparse=True)
 
     # ------------------------------------------------------------------ raw documents
 
@@ -155,44 +155,6 @@ class Archive:
         query["filters"] = {"$ne": fid}
         query[f"_failed.{fid}.final_for"] = {"$ne": version}
         return query
-
-    def claim(
-        self,
-        fid: str,
-        version: str,
-        consumes: Consumes,
-        *,
-        token: str,
-        limit: int,
-        lease_seconds: float,
-        after: ObjectId | None = None,
-    ) -> list[dict[str, Any]]:
-        """Lease up to ``limit`` pending documents to ``token`` and return them, oldest first.
-
-        Three commands per batch whatever its size: find the ids, lease the
-        id range with one ``update_many`` (each document's lease is atomic,
-        so two workers never own the same document), read the leased ones.
-        """
-        now = time.time()
-        free = {"$or": [{f"_lease.{fid}": None}, {f"_lease.{fid}.until": {"$lt": now}}]}
-        query = {**self.pending_query(fid, version, consumes), **free}
-        if after is not None:
-            query["_id"] = {"$gt": after}
-        ids = [
-            doc["_id"]
-            for doc in self.collection.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(limit)
-        ]
-        if not ids:
-            return []
-        query["_id"] = {"$gte": ids[0], "$lte": ids[-1]}
-        lease = {"by": token, "until": now + lease_seconds}
-        self.collection.update_many(query, {"$set": {f"_lease.{fid}": lease}})
-        leased = self.collection.find({f"_lease.{fid}.by": token}).sort("_id", ASCENDING)
-        return list(leased)
-
-    def release(self, fid: str, token: str) -> None:
-        """Give back every document leased to ``token`` (after a batch could not finish)."""
-        self.collection.update_many({f"_lease.{fid}.by": token}, {"$unset": {f"_lease.{fid}": ""}})
 
     def count_pending(self, fid: str, version: str, consumes: Iterable[Consumes]) -> int:
         return sum(
@@ -264,13 +226,11 @@ class Archive:
 
     # ------------------------------------------------------------------ marks
 
-    def mark(self, fid: str, token: str, updates: Sequence[tuple[ObjectId, dict[str, Any]]]) -> int:
-        """Apply per-document marks, only where this worker still holds the lease."""
+    def mark(self, updates: Sequence[tuple[ObjectId, dict[str, Any]]]) -> int:
+        """Apply per-document marks with one unordered bulk write."""
         if not updates:
             return 0
-        ops = [
-            UpdateOne({"_id": _id, f"_lease.{fid}.by": token}, update) for _id, update in updates
-        ]
+        ops = [UpdateOne({"_id": _id}, update) for _id, update in updates]
         result = self.collection.bulk_write(ops, ordered=False)
         return result.matched_count
 

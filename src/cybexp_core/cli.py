@@ -20,6 +20,9 @@ from cybexp_core.config import load_settings
 from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
+from cybexp_core.related import related
+from cybexp_core.scaffold import new_plugin
+from cybexp_core.threatrank import threatrank
 from cybexp_core.worker import Runner, RunSummary, select_filters
 
 log = logging.getLogger("cybexp_core")
@@ -81,7 +84,7 @@ def _print_summary(summary: RunSummary) -> None:
     for name, stats in summary.filters.items():
         click.echo(
             f"  {name}: processed {stats.processed}, failed {stats.failed}, "
-            f"retrying {stats.retrying}, not for it {stats.skipped}, "
+            f"not for it {stats.skipped}, "
             f"problems {stats.problems}, instances {stats.instances} ({stats.inserted} new)"
         )
 
@@ -129,7 +132,7 @@ def run(
     settings = app.resolved_settings()
     try:
         archive = app.archive()
-        archive.ensure_indexes(flt.info.id for flt in filters)
+        archive.ensure_indexes()
         if workers > 1:
             from cybexp_core.pool import run_pool
 
@@ -325,6 +328,9 @@ def status(app: App, as_json: bool) -> None:
 
 
 cli.add_command(failed)
+cli.add_command(new_plugin)
+cli.add_command(related)
+cli.add_command(threatrank)
 
 
 def main() -> None:

@@ -61,7 +61,7 @@ def list_failed(app: App, selectors: Sequence[str], error: str | None, as_json: 
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        state = "failed" if row["final"] else f"retrying ({row['attempts']})"
+        state = f"failed after {row['attempts']} attempts"
         click.echo(
             f"{row['hash'][:16]}  {row['filter']} {row['version']}  {state}  "
             f"{row['error']}: {row['message'][:120]}"

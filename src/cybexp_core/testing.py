@@ -8,13 +8,14 @@ Fixtures: ``mongo_uri`` (a live server: ``$MONGO_URI`` or a SecantusDB child
 process on a free loopback port), ``archive`` (an :class:`Archive` on a fresh
 database, dropped afterwards) and ``plugin_manager`` (a fresh, empty plugin
 manager). Helpers: :func:`load_filter`, :func:`run_filter`, :func:`make_raw`,
-:func:`run_pipeline`, :func:`assert_golden` and
-:func:`assert_filter_contract`, the one-line contract check every plugin
-should run.
+:func:`run_pipeline`, :func:`assert_golden`, :func:`assert_idempotent`
+and :func:`assert_filter_contract`, the one-line contract check every plugin
+should run. See ``docs/plugins.md``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import uuid
@@ -28,7 +29,7 @@ import pytest
 
 from cybexp_core.backend import Archive, flatten
 from cybexp_core.config import Settings
-from cybexp_core.declaration import FilterInfo, FilterResult
+from cybexp_core.declaration import Consumes, FilterInfo, FilterResult
 from cybexp_core.errors import InputError
 from cybexp_core.hookspecs import ENTRY_POINT_GROUP
 from cybexp_core.models import Attribute, Event, Instance, Object, Raw, Session
@@ -39,6 +40,7 @@ from cybexp_core.worker import Runner, RunSummary
 __all__ = [
     "assert_filter_contract",
     "assert_golden",
+    "assert_idempotent",
     "load_filter",
     "make_raw",
     "run_filter",
@@ -130,7 +132,7 @@ def run_pipeline(
     if missing:
         raise LookupError(f"filter plugins not installed: {sorted(missing)}")
     report = load_filters(entry_points_=chosen, settings=settings, strict=True)
-    archive.ensure_indexes(flt.info.id for flt in report.filters)
+    archive.ensure_indexes()
     config = Settings(
         mongo_url="mongodb://in-test/", filters=dict(settings or {}), **runner_settings
     )
@@ -181,6 +183,26 @@ def _check_instance(instance: Instance) -> None:
     json.dumps(instance.doc)  # the document is plain JSON
 
 
+def _offered(document: Mapping[str, Any], consumes: Iterable[Consumes]) -> bool:
+    """Would the runner offer ``document`` to a filter that consumes ``consumes``?"""
+    return any(
+        document.get("itype") == c.itype and c.sub_type in (None, document.get("sub_type"))
+        for c in consumes
+    )
+
+
+def _as_doc(document: Mapping[str, Any] | Raw) -> dict[str, Any]:
+    """A private JSON copy, as the runner reads it from the database."""
+    doc = document.doc if isinstance(document, Raw) else dict(document)
+    return json.loads(json.dumps(doc, default=str))
+
+
+def _signature(result: FilterResult | None) -> Any:
+    if result is None:
+        return None
+    return [i._hash for i in result.instances], [(p.where, p.reason) for p in result.problems]
+
+
 def assert_filter_contract(
     name: str,
     documents: Iterable[Mapping[str, Any] | Raw],
@@ -190,10 +212,14 @@ def assert_filter_contract(
     """Check the filter plugin ``name`` keeps the hook contract, through its entry point.
 
     - it loads from its installed entry point and declares id, name, version
-      and at least one input;
-    - each of ``documents`` gives the same output twice (deterministic, same
-      hashes) and every output validates and hashes correctly;
-    - each of ``bad_documents`` raises :class:`InputError`, not another exception.
+      and at least one input, the same at every load;
+    - each of ``documents`` is one the runner would offer it (its declared
+      inputs), gives the same instances and problems twice, also when given
+      again after its output was stored (with ``filters`` and ``_ref`` set, as
+      after a crash before the mark), and is not modified by the filter;
+    - every output validates and hashes correctly;
+    - each of ``bad_documents`` raises :class:`InputError` with a message, not
+      another exception.
     """
     loaded = load_filter(name, settings)
     info = loaded.info
@@ -201,23 +227,87 @@ def assert_filter_contract(
     assert info.id and info.version and info.consumes, f"{name}: incomplete declaration"
     assert load_filter(name, settings).info == info, f"{name}: filter_info() is not stable"
     for document in documents:
-        doc = document.doc if isinstance(document, Raw) else dict(document)
-        first = loaded.run(json.loads(json.dumps(doc)))
-        second = loaded.run(json.loads(json.dumps(doc)))
-        hashes = None if first is None else [i._hash for i in first.instances]
-        again = None if second is None else [i._hash for i in second.instances]
-        assert hashes == again, f"{name}: output is not deterministic for {doc.get('_hash')}"
+        doc = _as_doc(document)
+        label = doc.get("_hash") or doc.get("sub_type")
+        assert _offered(doc, info.consumes), (
+            f"{name}: document {label} ({doc.get('itype')}/{doc.get('sub_type')}) is not one of "
+            f"the inputs it declares, so the runner would never offer it"
+        )
+        given = copy.deepcopy(doc)
+        first = loaded.run(given)
+        assert given == doc, f"{name}: filter() modified its input document {label}"
+        expected = _signature(first)
+        assert _signature(loaded.run(_as_doc(doc))) == expected, (
+            f"{name}: output is not deterministic for {label}"
+        )
         if first is not None:
+            stored = {**doc, "filters": [info.id]}
+            if doc.get("itype") == "raw":
+                outputs = [*first.instances, *flatten(first.instances)]
+                stored["_ref"] = list(dict.fromkeys(i._hash for i in outputs))
+            assert _signature(loaded.run(stored)) == expected, (
+                f"{name}: output changes when {label} is processed again (idempotence)"
+            )
             for instance in flatten(first.instances):
                 _check_instance(instance)
     for document in bad_documents:
-        doc = document.doc if isinstance(document, Raw) else dict(document)
+        doc = _as_doc(document)
+        label = doc.get("_hash") or doc.get("sub_type")
         try:
             loaded.run(doc)
-        except InputError:
+        except InputError as exc:
+            assert str(exc).strip(), f"{name}: InputError without a message for {label}"
             continue
         except Exception as exc:
             raise AssertionError(
                 f"{name}: bad input raised {type(exc).__name__}: {exc}; expected InputError"
             ) from exc
-        raise AssertionError(f"{name}: bad input {doc.get('_hash')} did not raise InputError")
+        raise AssertionError(f"{name}: bad input {label} did not raise InputError")
+
+
+def _snapshot(archive: Archive) -> dict[str, dict[str, Any]]:
+    """The whole collection by ``_hash``, without ids, leases and failure times; sets sorted."""
+    result = {}
+    for doc in archive.collection.find({}, {"_id": 0, "_lease": 0}):
+        for record in (doc.get("_failed") or {}).values():
+            record.pop("time", None)
+        for key in ("_ref", "_cref", "filters"):
+            if isinstance(doc.get(key), list):
+                doc[key] = sorted(doc[key])
+        result[doc["_hash"]] = doc
+    return result
+
+
+def assert_idempotent(
+    archive: Archive,
+    name: str,
+    documents: Iterable[Raw | Mapping[str, Any]],
+    settings: Mapping[str, Any] | None = None,
+) -> RunSummary:
+    """Run the installed filter ``name`` over ``documents``; check that running again is harmless.
+
+    After a first :func:`run_pipeline` (which stores ``documents``), a second
+    one must find no work and change nothing; then, with the filter's marks
+    removed (as after a crash between writing the outputs and marking the
+    inputs), reprocessing must add no instance and leave every document as it
+    was. Returns the summary of the first run.
+    """
+    docs = list(documents)
+    all_settings = {name: dict(settings or {})}
+    first = run_pipeline(archive, docs, filters=[name], settings=all_settings)
+    before = _snapshot(archive)
+    again = run_pipeline(archive, docs, filters=[name], settings=all_settings)
+    assert again.filters[name].handled == 0, f"{name}: a second run found work again"
+    assert _snapshot(archive) == before, f"{name}: a second run changed the database"
+    fid = load_filter(name, settings).info.id
+    forgotten = archive.collection.update_many({"filters": fid}, {"$pull": {"filters": fid}})
+    fresh = Archive(archive.collection)  # no memory of the hashes written by the first run
+    redo = run_pipeline(fresh, [], filters=[name], settings=all_settings)
+    stats = redo.filters[name]
+    assert stats.processed + stats.skipped == forgotten.modified_count, (
+        f"{name}: reprocessing handled {stats.handled} documents, "
+        f"expected {forgotten.modified_count}"
+    )
+    assert stats.inserted == 0, f"{name}: reprocessing added {stats.inserted} new instances"
+    assert _snapshot(archive) == before, f"{name}: reprocessing changed the database"
+    return first

@@ -56,7 +56,6 @@ class FilterStats:
 
     processed: int = 0
     failed: int = 0
-    retrying: int = 0
     skipped: int = 0
     problems: int = 0
     instances: int = 0
@@ -64,21 +63,12 @@ class FilterStats:
     batches: int = 0
 
     def add(self, other: FilterStats) -> None:
-        for name in (
-            "processed",
-            "failed",
-            "retrying",
-            "skipped",
-            "problems",
-            "instances",
-            "inserted",
-            "batches",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for item in attrs.fields(FilterStats):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
     @property
     def handled(self) -> int:
-        return self.processed + self.failed + self.retrying + self.skipped
+        return self.processed + self.failed + self.skipped
 
 
 @define
@@ -176,35 +166,45 @@ class Runner:
 
     # ------------------------------------------------------------------ one document
 
+    def _call(
+        self, flt: LoadedFilter, doc: dict[str, Any]
+    ) -> tuple[Any, BaseException | None, int]:
+        """Run the filter, trying again at once after an unexpected error (not after
+        :class:`InputError`); returns ``(result, last error, attempts)``."""
+        error: BaseException | None = None
+        for attempt in range(1, self.settings.max_attempts + 1):
+            try:
+                return flt.run(doc), None, attempt
+            except (MemoryError, KeyboardInterrupt, SystemExit):
+                raise
+            except InputError as exc:
+                return None, exc, attempt
+            except Exception as exc:  # noqa: BLE001 - each document is isolated
+                error = exc
+        return None, error, self.settings.max_attempts
+
     def _process(self, flt: LoadedFilter, doc: dict[str, Any], stats: FilterStats) -> _Outcome:
         fid, version = flt.info.id, flt.info.version
         _id = doc.pop("_id")
-        previous = (doc.get("_failed") or {}).get(fid) or {}
-        for private in ("_lease", "_failed", "_problems"):
-            doc.pop(private, None)
-        unset = {f"_lease.{fid}": ""}
-        try:
-            result = flt.run(doc)
-        except (MemoryError, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - each document is isolated
-            attempts = previous.get("attempts", 0) + 1 if previous.get("version") == version else 1
-            final = isinstance(exc, InputError) or attempts >= self.settings.max_attempts
-            record = _failure_record(flt, exc, attempts, final=final)
-            if final:
-                stats.failed += 1
-                log.warning(
-                    "%s failed on %s: %s: %s",
-                    flt.info.name,
-                    doc.get("_hash"),
-                    record["error"],
-                    record["message"][:300],
-                )
-            else:
-                stats.retrying += 1
-            return _Outcome(_id, {"$set": {f"_failed.{fid}": record}, "$unset": unset})
-        unset[f"_failed.{fid}"] = ""
-        update: dict[str, Any] = {"$addToSet": {"filters": fid}, "$unset": unset}
+        previous = (doc.pop("_failed", None) or {}).get(fid) or {}
+        doc.pop("_problems", None)
+        result, error, attempts = self._call(flt, doc)
+        if error is not None:
+            if previous.get("version") == version:
+                attempts += previous.get("attempts", 0)
+            record = _failure_record(flt, error, attempts, final=True)
+            stats.failed += 1
+            log.warning(
+                "%s failed on %s: %s: %s",
+                flt.info.name,
+                doc.get("_hash"),
+                record["error"],
+                record["message"][:300],
+            )
+            return _Outcome(_id, {"$set": {f"_failed.{fid}": record}})
+        update: dict[str, Any] = {"$addToSet": {"filters": fid}}
+        if previous:
+            update["$unset"] = {f"_failed.{fid}": ""}
         if result is None:
             stats.skipped += 1
             return _Outcome(_id, update)
@@ -257,55 +257,61 @@ class Runner:
                 record = _failure_record(flt, exc, 1, final=True)
                 record.update(error=error, message=f"output could not be stored: {message}")
                 outcome.instances = ()
-                outcome.update = {
-                    "$set": {f"_failed.{flt.info.id}": record},
-                    "$unset": {f"_lease.{flt.info.id}": ""},
-                }
+                outcome.update = {"$set": {f"_failed.{flt.info.id}": record}}
 
-    def run_batch(
-        self, flt: LoadedFilter, consumes: Consumes, after: ObjectId | None = None
-    ) -> tuple[FilterStats, ObjectId | None]:
-        """Claim, process, write and mark one batch; returns its stats and the last id seen."""
-        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+    def run_batch(self, flt: LoadedFilter, consumes: Consumes) -> FilterStats:
+        """Claim, process, write and mark one batch; ``stats.batches`` is 0 when there was none."""
         fid = flt.info.id
-        docs = self.archive.claim(
-            fid,
-            flt.info.version,
-            consumes,
+        leases = self.archive.leases
+        key = leases.key(fid, consumes)
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+        docs = leases.claim(
+            key,
+            self.archive.pending_query(fid, flt.info.version, consumes),
             token=token,
+            owner=self.worker_id,
             limit=self.settings.batch_size,
             lease_seconds=self.settings.lease_seconds,
-            after=after,
         )
         stats = FilterStats()
         if not docs:
-            return stats, None
-        last = docs[-1]["_id"]
+            return stats
         stats.batches = 1
         try:
             outcomes = [self._process(flt, doc, stats) for doc in docs]
             self._write(flt, outcomes, stats)
-            self.archive.mark(fid, token, [(o._id, o.update) for o in outcomes])
+            self.archive.mark([(o._id, o.update) for o in outcomes])
         except BaseException:
-            with contextlib.suppress(PyMongoError):  # else the leases expire on their own
-                self.archive.release(fid, token)
+            with contextlib.suppress(PyMongoError):  # else the lease expires on its own
+                leases.expire(key, token)
             raise
+        leases.release(key, token)
         if self.on_progress is not None:
             self.on_progress(len(docs))
-        return stats, last
+        return stats
 
     # ------------------------------------------------------------------ loops
 
     def drain(self, flt: LoadedFilter) -> FilterStats:
-        """Process every document pending for ``flt`` now (one pass over the queue)."""
+        """Process everything pending for ``flt`` now.
+
+        Claims walk the queue from its cursor; when they find nothing, the
+        queue is rewound once and walked again from the oldest document, so
+        documents written behind the cursor (by another process, or with an
+        older ``_id``) are not left pending.
+        """
         total = FilterStats()
         for consumes in flt.info.consumes:
-            after: ObjectId | None = None
+            rewound = False
             while not self.stop_event.is_set():
-                stats, after = self.run_batch(flt, consumes, after)
+                stats = self.run_batch(flt, consumes)
                 total.add(stats)
-                if after is None:
+                if stats.batches:
+                    continue
+                if rewound:
                     break
+                self.archive.leases.rewind(self.archive.leases.key(flt.info.id, consumes))
+                rewound = True
         return total
 
     def run_once(self, max_passes: int = 50) -> RunSummary:

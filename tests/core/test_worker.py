@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ def _filters(*eps: Any, extra: dict[str, object] | None = None) -> list[LoadedFi
 
 
 def _run(archive: Archive, filters: list[LoadedFilter], **settings: Any) -> Any:
-    archive.ensure_indexes(f.info.id for f in filters)
+    archive.ensure_indexes()
     return Runner(archive, filters, Settings(mongo_url="x", **settings)).run_once()
 
 
@@ -168,25 +169,43 @@ def test_transient_database_errors_leave_documents_pending(
     monkeypatch.undo()
     stored = archive.collection.find_one({"_hash": raw._hash})
     assert "filters" not in stored and "_failed" not in stored
-    assert not stored.get("_lease", {}).get("fake-ips"), "the lease is given back"
+    state = archive.collection.database["cybexp_state"].find_one()
+    assert [lease["until"] for lease in state["leases"]] == [0], "the lease is given up"
     assert _run(archive, filters).filters["ips"].processed == 1
+    assert archive.collection.database["cybexp_state"].find_one()["leases"] == []
+
+
+def _claim(archive: Archive, token: str, limit: int = 20, seconds: float = 60) -> list[Any]:
+    leases = archive.leases
+    pending = archive.pending_query("fake-ips", "1.0", Consumes.raw("demo"))
+    key = leases.key("fake-ips", Consumes.raw("demo"))
+    return leases.claim(key, pending, token=token, owner=token, limit=limit, lease_seconds=seconds)
 
 
 def test_two_workers_never_claim_the_same_document(archive: Archive) -> None:
     _store(archive, *({"ips": [f"10.3.3.{i}"], "ts": i} for i in range(30)))
-    [flt] = _filters(IPS)
-    archive.ensure_indexes([flt.info.id])
-    consumes = flt.info.consumes[0]
-    first = archive.claim("fake-ips", "1.0", consumes, token="a", limit=20, lease_seconds=60)
-    second = archive.claim("fake-ips", "1.0", consumes, token="b", limit=20, lease_seconds=60)
+    first, second = _claim(archive, "a"), _claim(archive, "b")
     assert len(first) == 20 and len(second) == 10
     assert not {d["_id"] for d in first} & {d["_id"] for d in second}
-    expired = archive.claim("fake-ips", "1.0", consumes, token="c", limit=50, lease_seconds=60)
-    assert expired == []
-    archive.collection.update_many({}, {"$set": {"_lease.fake-ips.until": 0}})
-    assert (
-        len(archive.claim("fake-ips", "1.0", consumes, token="d", limit=50, lease_seconds=60)) == 30
-    )
+    assert _claim(archive, "c") == []
+    key = archive.leases.key("fake-ips", Consumes.raw("demo"))
+    archive.leases.rewind(key)
+    assert _claim(archive, "d") == [], "leased ranges stay out of a new pass"
+    archive.leases.expire(key, "a")
+    taken = _claim(archive, "e", limit=5)
+    assert {d["_id"] for d in taken} == {d["_id"] for d in first}, "an expired range is taken over"
+
+
+def test_documents_inserted_behind_the_cursor_are_found_by_the_rewind(archive: Archive) -> None:
+    _store(archive, {"ips": ["10.4.4.1"], "ts": 1})
+    filters = _filters(IPS)
+    _run(archive, filters)
+    from bson import ObjectId
+
+    late = Raw("demo", {"ips": ["10.4.4.2"], "ts": 2}, "org1").doc
+    late["_id"] = ObjectId.from_datetime(datetime(2001, 1, 1, tzinfo=timezone.utc))
+    archive.collection.insert_one(late)
+    assert _run(archive, filters).filters["ips"].processed == 1
 
 
 class Huge:

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
-
 from cybexp_filter_cowrie.options import options_from
 from cybexp_filter_cowrie.source import filter_document
 
@@ -37,6 +36,6 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
 
 
 @hookimpl
-def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult:  # noqa: A001
+def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult:
     """One raw document to events and ``cowrie_session`` sessions."""
     return filter_document(document, options_from(settings))

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cybexp_core import Event, InputError, Instance, Problem
-
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.handlers import HANDLERS, SESSION_ONLY
 from cybexp_filter_cowrie.options import Options
@@ -49,7 +48,7 @@ def convert(
         raise InputError("cowrie: missing field 'eventid'", field="eventid")
     handler = HANDLERS.get(eventid)
     if handler is None and eventid not in SESSION_ONLY:
-        raise InputError(f"unknown Cowrie event id {eventid!r}", field="eventid")
+        raise InputError(f"{eventid}: unknown Cowrie event id (field 'eventid')", field="eventid")
     f = EventFields(event, eventid)
     timestamp = f.timestamp()
     session = f.text("session")

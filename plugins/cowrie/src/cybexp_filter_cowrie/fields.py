@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -125,12 +126,11 @@ class EventFields:
     def duration(self) -> float | None:
         """``duration`` in seconds: a float before Cowrie 2.9, a string such as ``"2.0"`` after."""
         value = self.event.get("duration")
+        seconds = value
         if type(value) is str:
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if type(value) in (int, float) and math.isfinite(value) and value >= 0:
-            return float(value)
+            with contextlib.suppress(ValueError):
+                seconds = float(value)
+        if type(seconds) in (int, float) and math.isfinite(seconds) and seconds >= 0:
+            return float(seconds)
         self.problem("duration", f"is not a number of seconds ({value!r})")
         return None

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from cybexp_core import Attribute, InputError, Object
 from cybexp_core.models import Child
-
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.vocab import attr, credential, dst, kex_object, pair, url
 
@@ -169,9 +168,13 @@ def download(f: EventFields, protocol: str) -> Built:
         path = f.opt_text("destfile") or raw_url
         data, mal = _path_file(path, sha)
         if not data:
-            raise f.missing("url") if failed else InputError(
-                f"{f.eventid}: no 'url', 'destfile' or 'shasum' to describe the file",
-                field="url",
+            raise (
+                f.missing("url")
+                if failed
+                else InputError(
+                    f"{f.eventid}: no 'url', 'destfile' or 'shasum' to describe the file",
+                    field="url",
+                )
             )
         return "file_download", [*data, success], mal
     name = urlsplit(str(link.data)).path.rsplit("/", 1)[-1].strip()
@@ -225,7 +228,9 @@ def client_version_text(value: str) -> str:
     return text
 
 
-def _kex(f: EventFields, hassh: str | None, algorithms: str | None) -> tuple[Child | None, Child | None]:
+def _kex(
+    f: EventFields, hassh: str | None, algorithms: str | None
+) -> tuple[Child | None, Child | None]:
     lists = {name: f.text_list(name) for name, _ in _KEX_GROUPS}
     if hassh is None and algorithms is None and all(lists[n] is not None for n in _HASSH_ORDER):
         # Before Cowrie 2.0 the offer came inside client.version and had no hassh:

@@ -63,5 +63,7 @@ def options_from(settings: Mapping[str, Any] | None) -> Options:
         key = tuple(sorted((str(k), _freeze(v)) for k, v in settings.items()))
         hash(key)
     except TypeError:
-        raise PluginError(f"cowrie: settings must be names or lists of names: {settings!r}") from None
+        raise PluginError(
+            f"cowrie: settings must be names or lists of names: {settings!r}"
+        ) from None
     return _parse(key)

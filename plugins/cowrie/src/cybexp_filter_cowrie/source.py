@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 
 from cybexp_core import FilterResult, InputError, Instance, Problem
-
 from cybexp_filter_cowrie.convert import convert
 from cybexp_filter_cowrie.options import Options
 
@@ -61,8 +60,9 @@ def _file_lines(data: Mapping[str, Any], orgid: str, options: Options) -> Filter
         instances.extend(made)
         problems.extend(Problem(f"{where}: {p.where}", p.reason) for p in skipped)
     if not instances and problems:
-        raise InputError(f"cowrie: no line could be read; first: {problems[0].where}: "
-                         f"{problems[0].reason}")
+        raise InputError(
+            f"cowrie: no line could be read; first: {problems[0].where}: {problems[0].reason}"
+        )
     return FilterResult(instances=instances, problems=problems)
 
 

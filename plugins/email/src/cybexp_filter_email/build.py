@@ -21,6 +21,7 @@ from cybexp_core.indicators import host_attribute
 from cybexp_core.models import Child
 from cybexp_filter_email.content import Content, read_content
 from cybexp_filter_email.headers import (
+    declared_charsets,
     first_external_ip,
     header_text,
     mailboxes,
@@ -28,6 +29,7 @@ from cybexp_filter_email.headers import (
     parse_date,
     raw_values,
     received_hops,
+    recode_8bit,
 )
 from cybexp_filter_email.links import find_urls, url_attributes
 from cybexp_filter_email.message import load_message, message_text
@@ -54,6 +56,9 @@ class Limits:
     max_urls: int = 1000
     #: Networks of the receiving side, skipped when looking for the sending IP.
     internal_networks: tuple[Network, ...] = ()
+    #: Without the provider header, take the sending IP from Received. False gives the
+    #: original's event (no IP) for such mail, hash for hash.
+    received_ip: bool = True
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> Limits:
@@ -67,6 +72,10 @@ class Limits:
                         f"email: setting {name} must be a positive int, got {value!r}"
                     )
                 values[name] = value
+        if "received_ip" in settings:
+            if not isinstance(settings["received_ip"], bool):
+                raise PluginError("email: setting received_ip must be true or false")
+            values["received_ip"] = settings["received_ip"]
         nets = settings.get("internal_networks", ())
         try:
             values["internal_networks"] = tuple(ipaddress.ip_network(n, strict=False) for n in nets)
@@ -76,22 +85,24 @@ class Limits:
 
 
 def _event_time(
-    msg: Any, hops: list[tuple[list[str], float | None]]
+    msg: Any, hops: list[tuple[list[str], float | None]], fetched: float | None
 ) -> tuple[float, Problem | None]:
+    """The Date header; else the latest Received date, the mbox ``From `` line date,
+    the raw document's ``data.timestamp`` (fetch time), or 0. Never the clock."""
     dates = raw_values(msg, "date")
     when = parse_date(dates[0]) if dates else None
     if when is not None:
         return when, None
     missing = f"Date {dates[0]!r} cannot be parsed" if dates else "no Date header"
     received = [t for _, t in hops if t is not None]
-    if received:
-        return max(received), Problem("Date", f"{missing}: event time is the latest Received date")
-    unix = mbox_date(msg)
-    if unix is not None:
-        return unix, Problem("Date", f"{missing}: event time is the date of the mbox 'From ' line")
-    return FALLBACK_TIME, Problem(
-        "Date", f"{missing} and no dated Received field: event time is 0 (1970-01-01T00:00:00Z)"
+    fallbacks = (
+        (max(received) if received else None, "the latest Received date"),
+        (mbox_date(msg), "the date of the mbox 'From ' line"),
+        (fetched, "data.timestamp (when the file was fetched)"),
+        (FALLBACK_TIME, "0 (1970-01-01T00:00:00Z): no date anywhere"),
     )
+    value, what = next((v, w) for v, w in fallbacks if v is not None)
+    return value, Problem("Date", f"{missing}: event time is {what}")
 
 
 def _sending_ip(msg: Any, hops: Any, limits: Limits) -> tuple[Attribute | None, list[Problem]]:
@@ -102,6 +113,8 @@ def _sending_ip(msg: Any, hops: Any, limits: Limits) -> tuple[Attribute | None, 
             return host_attribute(value), []
         except InputError:
             problems.append(Problem(SENDING_IP_HEADER, f"{value!r} is not an IP address"))
+    if not limits.received_ip:
+        return None, problems
     ip = first_external_ip(hops, limits.internal_networks)
     return (host_attribute(ip) if ip else None), problems
 
@@ -115,11 +128,19 @@ def _person(sub_type: str, name: str | None, addr: str | None) -> Object | None:
 
 
 def _message_children(
-    msg: Any, hops: Any, content: Content, limits: Limits
+    msg: Any, hops: Any, content: Content, limits: Limits, latin1: bool
 ) -> tuple[list[Child], list[Problem]]:
     """The original's children: src, reply_to, dst (To and Cc), subject, body."""
     problems: list[Problem] = []
-    senders = mailboxes(msg, ["from"])
+    charsets = declared_charsets(msg) if latin1 else []
+
+    def fix(text: str | None) -> str | None:
+        return recode_8bit(text, charsets) if text and latin1 else text
+
+    def boxes(names: list[str]) -> list[tuple[str | None, str | None]]:
+        return [(fix(n), fix(a)) for n, a in mailboxes(msg, names)]
+
+    senders = boxes(["from"])
     if len(senders) > 1:
         problems.append(Problem("From", f"{len(senders)} authors; the first is the src"))
     name, addr = senders[0] if senders else (None, None)
@@ -128,11 +149,11 @@ def _message_children(
     src = [Attribute(k, v) for k, v in (("name", name), ("email_addr", addr)) if v]
     src += [ip] if ip else []
     children: list[Child] = [Object("src", src)] if src else []
-    for _, reply_to in mailboxes(msg, ["reply-to"]):
+    for _, reply_to in boxes(["reply-to"]):
         if reply_to:
             children.append(Object("reply_to", Attribute("email_addr", reply_to)))
-    children += [d for n, a in mailboxes(msg, ["to", "cc"]) if (d := _person("dst", n, a))]
-    subject = header_text(msg, "subject")
+    children += [d for n, a in boxes(["to", "cc"]) if (d := _person("dst", n, a))]
+    subject = fix(header_text(msg, "subject"))
     if subject:
         children.append(Attribute("subject", subject))
     if content.body is not None:
@@ -143,8 +164,10 @@ def _message_children(
     return children, problems
 
 
-def _defects(msg: Any) -> Problem | None:
+def _defects(msg: Any, truncated: bool) -> Problem | None:
     names = sorted({type(d).__name__ for part in msg.walk() for d in part.defects})
+    if truncated:  # the cut itself loses the closing boundary
+        names = [n for n in names if n != "CloseBoundaryNotFoundDefect"]
     if not names:
         return None
     return Problem("MIME", "the message structure is damaged: " + ", ".join(names))
@@ -155,44 +178,47 @@ def email_result(document: Mapping[str, Any], limits: Limits) -> FilterResult:
     orgid = document.get("orgid")
     if not isinstance(orgid, str):
         raise InputError(f"email: orgid must be a string, got {orgid!r}", field="orgid")
-    extracted = message_text(document)
-    if extracted is None:
+    source = message_text(document)
+    if source is None:
         data = document["data"]
         return FilterResult(
             problems=[
                 Problem(
                     "data.part",
-                    f"part {data.get('part')} of {data.get('parts')} of {data.get('file', 'a file')} "
-                    "split at ingest: a continuation, its email event is made from part 1",
+                    f"part {data.get('part')} of {data.get('parts')} of "
+                    f"{data.get('file', 'a file')} split at ingest: a continuation; "
+                    "the email event is made from part 1",
                 )
             ]
         )
-    text, problems = extracted
-    loaded = load_message(text, limits.max_message_chars)
+    problems = list(source.problems)
+    loaded = load_message(source, limits.max_message_chars)
     msg = loaded.message
     problems += loaded.problems
     content = read_content(
         msg,
         truncated=loaded.truncated,
+        latin1=loaded.latin1,
+        rest=loaded.rest,
         max_body_chars=limits.max_body_chars,
         max_part_chars=limits.max_message_chars,
     )
     problems += content.problems
     hops = received_hops(msg)
-    children, more = _message_children(msg, hops, content, limits)
+    children, more = _message_children(msg, hops, content, limits, loaded.latin1)
     problems += more
     if not children:
         raise InputError(
             "email: the message has no From, To, Cc, Reply-To or Subject and no text body"
         )
-    timestamp, time_problem = _event_time(msg, hops)
+    timestamp, time_problem = _event_time(msg, hops, source.fetched)
     email = Event("email", children, orgid, timestamp)
     instances: list[Any] = [email]
     indicators = _indicator_children(content, limits, problems)
     if indicators:
         link = Attribute("email_event", email._hash)
         instances.append(Event("email_indicators", [*indicators, link], orgid, timestamp))
-    defect = _defects(msg)
+    defect = _defects(msg, loaded.truncated)
     problems += [p for p in (time_problem, defect) if p]
     return FilterResult(instances=instances, problems=problems)
 

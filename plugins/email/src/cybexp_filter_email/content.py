@@ -6,10 +6,11 @@ import binascii
 import codecs
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from email.message import EmailMessage, Message
 from email.parser import Parser
 from email.policy import default
+from itertools import chain
 
 from attrs import define, field
 
@@ -25,6 +26,13 @@ _NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]+")
 _CHUNK = 1 << 20
 #: Charsets tried, in order, when the declared one is unknown or does not fit the bytes.
 _FALLBACKS = ("utf-8", "cp1252")
+#: Declared charsets that accept any bytes: valid multi-byte UTF-8 in them is a lie.
+_SINGLE_BYTE = frozenset({"ascii", "iso8859-1", "iso8859-15", "cp1252"})
+#: What mailers that declare a charset often really send (a superset of it).
+_SUPERSETS = {
+    "gb2312": "gb18030", "gbk": "gb18030", "big5": "cp950", "shift_jis": "cp932",
+    "euc_kr": "cp949", "ks_c_5601-1987": "cp949", "iso8859-8": "cp1255",
+}  # fmt: skip
 
 
 @define
@@ -49,6 +57,13 @@ def _where(part: Message, index: int) -> str:
     return f"MIME part {index} ({part.get_content_type()})"
 
 
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def decode_text(raw: bytes, charset: str | None) -> tuple[str, str | None]:
     """Decode ``raw`` with its declared charset, else the first fallback that fits.
 
@@ -57,15 +72,18 @@ def decode_text(raw: bytes, charset: str | None) -> tuple[str, str | None]:
     """
     declared = charset or "ascii"
     try:
-        codecs.lookup(declared)
+        codec = codecs.lookup(declared).name
     except LookupError:
-        note = f"unknown charset {declared!r}"
+        codec, note = "", f"unknown charset {declared!r}"
     else:
+        if codec in _SINGLE_BYTE and not raw.isascii() and (utf8 := _utf8(raw)) is not None:
+            return utf8, f"declared {declared!r} but the bytes are UTF-8; decoded as utf-8"
         try:
             return raw.decode(declared), None
         except UnicodeDecodeError:
             note = f"the bytes are not valid {declared!r}"
-    for name in _FALLBACKS:
+    superset = _SUPERSETS.get(codec) or _SUPERSETS.get(declared)
+    for name in (superset, *_FALLBACKS) if superset else _FALLBACKS:
         try:
             return raw.decode(name), f"{note}; decoded as {name}"
         except UnicodeDecodeError:
@@ -78,10 +96,10 @@ def _payload_text(part: Message) -> str:
     return payload if isinstance(payload, str) else ""
 
 
-def _part_text(part: Message, payload: str) -> tuple[str, str | None]:
+def _part_text(part: Message, payload: str, latin1: bool) -> tuple[str, str | None]:
     """The text of a text/* part whose payload (without cut mark) is ``payload``."""
     charset = part.get_content_charset()
-    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    cte = _cte(part)
     if payload.isascii() or cte not in ("", "7bit", "8bit", "binary"):
         probe = Message()
         probe.set_payload(payload)
@@ -89,27 +107,23 @@ def _part_text(part: Message, payload: str) -> tuple[str, str | None]:
             probe["Content-Transfer-Encoding"] = cte
         raw = probe.get_payload(decode=True)
         return decode_text(raw if isinstance(raw, bytes) else b"", charset)
-    # 8-bit text that was already decoded into the document (by ingest). If it is
-    # Latin-1 text of bytes in the declared charset (a gb2312 file read as Latin-1),
-    # recover them; otherwise the text is right as it is.
-    try:
-        recode = bool(charset) and codecs.lookup(charset).name not in ("latin-1", "iso8859-1")
-    except LookupError:
-        recode = False
-    if recode and max(payload) <= "\xff":
-        try:
-            return payload.encode("latin-1").decode(charset), None  # type: ignore[arg-type]
-        except UnicodeDecodeError:
-            pass
-    return payload, None
+    if latin1:  # 8-bit text of a file ingest read as Latin-1: decode its real bytes
+        return decode_text(payload.encode("latin-1"), charset)
+    return payload, None  # 8-bit text already decoded from UTF-8 by ingest
 
 
-def _iter_base64(payload: str) -> Iterator[bytes]:
+def _slices(text: str, start: int = 0, end: int | None = None) -> Iterator[str]:
+    end = len(text) if end is None else end
+    for offset in range(start, end, _CHUNK):
+        yield text[offset : min(offset + _CHUNK, end)]
+
+
+def _iter_base64(pieces: Iterable[str]) -> Iterator[bytes]:
     """Decode base64 a chunk at a time, as the stdlib does: stop at the first padding,
     skip characters outside the alphabet. No full copy of the attachment is made."""
     carry = ""
-    for start in range(0, len(payload), _CHUNK):
-        chunk, pad, _ = payload[start : start + _CHUNK].partition("=")
+    for piece in pieces:
+        chunk, pad, _ = piece.partition("=")
         data = carry + _NOT_BASE64.sub("", chunk)
         usable = len(data) - len(data) % 4
         if usable:
@@ -121,20 +135,44 @@ def _iter_base64(payload: str) -> Iterator[bytes]:
         yield binascii.a2b_base64(carry + "=" * (-len(carry) % 4))
 
 
-def _sha256(part: Message, payload: str) -> str | None:
-    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+def _cte(part: Message) -> str:
+    return str(part.get("content-transfer-encoding", "")).strip().lower()
+
+
+def _sha256(part: Message, pieces: Iterable[str], latin1: bool) -> str | None:
+    """The sha256 of a part's decoded bytes; its payload comes as ``pieces`` of text."""
+    cte = _cte(part)
     digest = hashlib.sha256()
     if cte == "base64":
         try:
-            for chunk in _iter_base64(payload):
+            for chunk in _iter_base64(pieces):
                 digest.update(chunk)
         except binascii.Error:
             return None
         return digest.hexdigest()
+    payload = "".join(pieces)
     if not payload.isascii() and cte in ("", "7bit", "8bit", "binary"):
-        return None  # 8-bit data already decoded to text: its original bytes are unknown
-    raw = part.get_payload(decode=True)
+        # 8-bit data: ingest decoded the whole file as UTF-8 (strictly) or as Latin-1,
+        # so encoding it back the same way gives the attachment's bytes.
+        return hashlib.sha256(payload.encode("latin-1" if latin1 else "utf-8")).hexdigest()
+    probe = Message()
+    probe.set_payload(payload)
+    probe["Content-Transfer-Encoding"] = cte or "7bit"
+    raw = probe.get_payload(decode=True)
     return hashlib.sha256(raw).hexdigest() if isinstance(raw, bytes) else None
+
+
+def _rest_of_cut_part(msg: Message, rest: tuple[str, int]) -> Iterator[str]:
+    """The text after the cut up to the next boundary line: the rest of the cut part."""
+    text, start = rest
+    ends = [
+        found
+        for part in msg.walk()
+        if part.is_multipart()
+        and (boundary := part.get_boundary())
+        and (found := text.find("\n--" + boundary, start)) >= 0
+    ]
+    return _slices(text, start, min(ends, default=len(text)))
 
 
 def _filename(part: Message) -> str | None:
@@ -200,7 +238,13 @@ def _find_body(msg: EmailMessage, leaves: list[Message]) -> Message | None:
 
 
 def read_content(
-    msg: EmailMessage, *, truncated: bool, max_body_chars: int, max_part_chars: int
+    msg: EmailMessage,
+    *,
+    truncated: bool,
+    latin1: bool,
+    rest: tuple[str, int] | None,
+    max_body_chars: int,
+    max_part_chars: int,
 ) -> Content:
     """The body (text/plain, else text/html as text), attachments and link sources."""
     found = Content()
@@ -213,12 +257,13 @@ def read_content(
         where = _where(part, index)
         payload = _payload_text(part)
         cut = part is cut_leaf
+        marked = cut and CUT_MARK in payload
         if cut:
             payload = payload.split(CUT_MARK, 1)[0]
         ctype = part.get_content_type()
         filename = _filename(part)
         if part is body_part or not _is_attachment(part, filename):
-            text, note = _part_text(part, payload[:max_part_chars])
+            text, note = _part_text(part, payload[:max_part_chars], latin1)
             if note:
                 found.problems.append(Problem(where, note))
             if ctype == "text/html":
@@ -239,20 +284,18 @@ def read_content(
                     Problem(where, "this part was cut off; its text is incomplete")
                 )
             continue
-        digest = None if cut else _sha256(part, payload)
-        if cut:
-            found.problems.append(Problem(where, f"attachment {filename!r} was cut off: no sha256"))
-        elif digest is None:
-            found.problems.append(
-                Problem(
-                    where,
-                    f"attachment {filename!r}: its bytes are unknown (8-bit data "
-                    "decoded as text, or bad base64): no sha256",
-                )
-            )
-        found.attachments.append(Attachment(filename, digest))
+        if not cut:
+            digest = _sha256(part, [payload], latin1)
+        elif marked and rest and _cte(part) == "base64":  # hash on past the cut, streaming
+            digest = _sha256(part, chain([payload], _rest_of_cut_part(msg, rest)), latin1)
+        else:
+            digest = ""
+        if not digest:
+            why = "was cut off" if digest == "" else "has bad base64"
+            found.problems.append(Problem(where, f"attachment {filename!r} {why}: no sha256"))
+        found.attachments.append(Attachment(filename, digest or None))
         if ctype in ("text/html", "text/plain") and not cut:
-            text, _ = _part_text(part, payload[:max_part_chars])
+            text, _ = _part_text(part, payload[:max_part_chars], latin1)
             if ctype == "text/html":
                 text, links = render_html(text)
                 found.links.extend(links)

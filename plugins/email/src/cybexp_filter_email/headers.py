@@ -17,11 +17,13 @@ from email.utils import getaddresses, parsedate_to_datetime
 __all__ = [
     "Mailbox",
     "clean",
+    "declared_charsets",
     "header_text",
     "mailboxes",
     "parse_date",
     "raw_values",
     "received_hops",
+    "recode_8bit",
 ]
 
 Mailbox = tuple[str | None, str | None]
@@ -39,6 +41,30 @@ _FROM_CLAUSE = re.compile(r"^\s*from\s+(.*?)(?:\s+by\s|\s+with\s|\s+id\s|;|$)", 
 def clean(text: str) -> str:
     """``text`` with lone surrogates (undecodable bytes) replaced: BSON cannot store them."""
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def recode_8bit(text: str, charsets: Iterable[str]) -> str:
+    """Raw 8-bit header text of a file ingest read as Latin-1, decoded with the first of
+    ``charsets`` its bytes fit (UTF-8, then the charsets the message declares)."""
+    if text.isascii() or max(text) > "\xff":
+        return text
+    raw = text.encode("latin-1")
+    for charset in charsets:
+        try:
+            return raw.decode(charset)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return text
+
+
+def declared_charsets(msg: EmailMessage) -> list[str]:
+    """UTF-8, then every charset declared in the message, in order."""
+    found = {"utf-8": None}
+    for part in msg.walk():
+        charset = part.get_content_charset()
+        if charset:
+            found[charset] = None
+    return list(found)
 
 
 def raw_values(msg: EmailMessage, name: str) -> list[str]:
@@ -95,10 +121,13 @@ def mailboxes(msg: EmailMessage, names: Iterable[str]) -> list[Mailbox]:
             pairs = [(a.display_name, a.addr_spec) for f in fields for a in f.addresses]
         except Exception:  # noqa: BLE001 - stdlib parser bug: use the lenient parser
             pairs = getaddresses(raw_values(msg, name))
-        for display, addr_spec in pairs:
-            box = _mailbox(display, addr_spec)
-            if box != (None, None):
-                found[box] = None
+        boxes = [b for b in (_mailbox(d, a) for d, a in pairs) if b != (None, None)]
+        if not boxes:  # nothing parses: keep the text as written, never lose it
+            for value in raw_values(msg, name):
+                text = clean(_decode_raw(value)).strip()
+                if text and not text.endswith(";"):  # "undisclosed-recipients:;" is empty
+                    boxes.append((None, text) if "@" in text else (text, None))
+        found.update(dict.fromkeys(boxes))
     return list(found)
 
 

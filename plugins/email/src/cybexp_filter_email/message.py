@@ -13,7 +13,7 @@ from attrs import define, field
 
 from cybexp_core import InputError, Problem
 
-__all__ = ["CUT_MARK", "Loaded", "load_message", "message_text"]
+__all__ = ["CUT_MARK", "Loaded", "Source", "load_message", "message_text"]
 
 #: Appended where a message was cut; the part whose payload holds it is incomplete.
 CUT_MARK = "\x00cybexp-email: message cut here\x00"
@@ -32,16 +32,31 @@ _OLE_MAGIC = ("\xd0\xcf\x11\xe0", "\ufffd\ufffd\x11\ufffd")  # as Latin-1 text, 
 
 
 @define
+class Source:
+    """The message text of a raw document and what ingest said about it."""
+
+    text: str
+    #: Ingest read a non-UTF-8 file as Latin-1: ``text.encode("latin-1")`` is the file.
+    latin1: bool = False
+    #: ``data.timestamp``: when the file was fetched (epoch seconds), if ingest was told.
+    fetched: float | None = None
+    problems: list[Problem] = field(factory=list)
+
+
+@define
 class Loaded:
     """A parsed message and what happened on the way."""
 
     message: EmailMessage
     #: The message was cut (size bound, or a split file): its last part is incomplete.
     truncated: bool
+    latin1: bool = False
+    #: The whole text and the offset of the cut, when the size bound cut the message.
+    rest: tuple[str, int] | None = None
     problems: list[Problem] = field(factory=list)
 
 
-def message_text(document: Mapping[str, Any]) -> tuple[str, list[Problem]] | None:
+def message_text(document: Mapping[str, Any]) -> Source | None:
     """The message text of a raw ``email`` document, or None for a continuation part.
 
     :raises InputError: If ``data.data`` is not a string.
@@ -59,21 +74,25 @@ def message_text(document: Mapping[str, Any]) -> tuple[str, list[Problem]] | Non
             f"email: data.data must be the message text (a string), got {type(text).__name__}",
             field="data.data",
         )
+    fetched = data.get("timestamp")
+    source = Source(
+        text,
+        latin1=data.get("encoding") == "latin-1",
+        fetched=float(fetched) if isinstance(fetched, (int, float)) and fetched >= 0 else None,
+    )
     part, parts = data.get("part", 1), data.get("parts", 1)
-    problems: list[Problem] = []
     if isinstance(parts, int) and parts > 1:
-        name = data.get("file", "the file")
         if part != 1:
             return None
-        problems.append(
+        source.problems.append(
             Problem(
                 "data.parts",
-                f"{name} was split into {parts} documents at ingest; only part 1 is read, "
-                "so the body may be cut and later attachments are missing",
+                f"{data.get('file', 'the file')} was split into {parts} documents at ingest; "
+                "only part 1 is read, so the body may be cut and later attachments are missing",
             )
         )
-        text += "\n" + CUT_MARK + "\n"
-    return text, problems
+        source.text += "\n" + CUT_MARK + "\n"
+    return source
 
 
 def _strip_envelope(text: str) -> str:
@@ -105,16 +124,18 @@ def _not_mail_reason(text: str) -> str:
     return f"email: no header fields at the start of the message (first line: {first!r})"
 
 
-def load_message(text: str, max_chars: int) -> Loaded:
+def load_message(source: Source, max_chars: int) -> Loaded:
     """Parse ``text`` (at most ``max_chars`` of it) with the stdlib parser, policy ``default``.
 
     :raises InputError: If the text is empty, binary or has no header fields.
     """
     problems: list[Problem] = []
+    text = source.text
     if _SURROGATE.search(text):
         text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     text = _strip_envelope(text)
     truncated = CUT_MARK in text[-len(CUT_MARK) - 2 :]
+    rest = None
     if len(text) > max_chars:
         cut = text.rfind("\n", 0, max_chars) + 1 or max_chars
         problems.append(
@@ -124,6 +145,7 @@ def load_message(text: str, max_chars: int) -> Loaded:
                 "(setting max_message_chars)",
             )
         )
+        rest = (text, cut)
         text = text[:cut] + CUT_MARK + "\n"
         truncated = True
     try:
@@ -132,7 +154,7 @@ def load_message(text: str, max_chars: int) -> Loaded:
         raise InputError(f"email: the stdlib parser failed: {type(exc).__name__}: {exc}") from exc
     if not message.keys():
         raise InputError(_not_mail_reason(text), field="data.data")
-    if not _MAIL_HEADERS.intersection(key.lower() for key in message.keys()):
+    if not _MAIL_HEADERS.intersection(key.lower() for key in message):
         raise InputError(
             "email: none of the header fields of an email (From, To, Subject, Date, "
             f"Received, Message-ID, ...) is present; found {', '.join(message.keys()[:5])}",
@@ -140,4 +162,4 @@ def load_message(text: str, max_chars: int) -> Loaded:
         )
     if not isinstance(message, EmailMessage):  # pragma: no cover - policy default guarantees it
         raise InputError("email: unexpected message class")
-    return Loaded(message, truncated, problems)
+    return Loaded(message, truncated, source.latin1, rest, problems)

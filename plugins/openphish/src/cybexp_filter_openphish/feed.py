@@ -65,7 +65,7 @@ def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
         if not entry or entry.startswith("#"):
             continue
         where = f"{part}line {number}"
-        timestamp = None if entry.startswith("{") else fetch_time(data)
+        timestamp = None if entry.startswith(("{", "[")) else fetch_time(data)
         try:
             if "\ufffd" in entry:
                 raise InputError("the line is not valid UTF-8")

@@ -37,7 +37,7 @@ def indicator(key: str, value: object) -> tuple[Attribute, tuple[Attribute, ...]
         kind, normal = normalize_host(value)
         if kind != key:
             raise InputError(
-                f"data.{key}: {value!r} is not a {key} (it is a {kind})", field=f"data.{key}"
+                f"data.{key}: {value!r} is not of type {key} (it is {kind})", field=f"data.{key}"
             )
         return Attribute(key, normal), ()
     return attribute, ()

@@ -1,0 +1,55 @@
+"""cybexp-filter-correlation: events of every source meet through their shared indicators.
+
+Reads every event other filters made and returns, per indicator it holds
+(ipv4, ipv6, domain, url, email_addr, file hashes, hassh, credential...), a
+``correlation`` session whose identity is the indicator and whose ``_ref``
+gathers the hashes of all events that hold it. Configured under
+``{"filters": {"correlation": {...}}}``; see README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
+
+from cybexp_filter_correlation.correlate import correlate
+from cybexp_filter_correlation.options import Options
+
+__all__ = ["FILTER_ID", "__version__", "filter", "filter_info"]
+
+__version__ = "1.0.0"
+#: Stable id: the runner marks the events it correlated with it.
+FILTER_ID = "3c0d5a8e-6f1b-4b7e-9d2a-c0a7e1a7e8f4"
+
+
+@lru_cache(maxsize=8)
+def _options(key: str) -> Options:
+    return Options.from_settings(json.loads(key))
+
+
+def options_from(settings: Mapping[str, Any]) -> Options:
+    """Parsed settings, cached (the filter is called once per event)."""
+    return _options(json.dumps(dict(settings), sort_keys=True, default=str))
+
+
+@hookimpl
+def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
+    """Declare the filter: it reads every event."""
+    options_from(settings)  # a bad setting fails at load time, with its name
+    return FilterInfo(
+        id=FILTER_ID,
+        name="correlation",
+        version=__version__,
+        consumes=[Consumes("event")],
+        description="A correlation session per shared indicator (ipv4, url, sha256, ...)",
+    )
+
+
+@hookimpl
+def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult | None:  # noqa: A001
+    """The ``correlation`` sessions of one event."""
+    return correlate(document, options_from(settings))

@@ -1,0 +1,30 @@
+"""End to end against the real server, as ``run --once`` does it."""
+
+from __future__ import annotations
+
+from cybexp_core.testing import run_pipeline
+
+FILTER_ID = "c4cd1ecf-1149-46e0-9daa-e2477016d8dc"
+
+
+def test_feed_end_to_end_and_reprocessing_adds_nothing(archive, ingest) -> None:
+    raws = [
+        *ingest("community.txt", timestamp=1_544_000_000),
+        *ingest("malformed.txt", timestamp=1_544_000_000),
+        *ingest("commercial.jsonl"),
+        *ingest("community.txt"),  # no fetch time
+    ]
+    stats = run_pipeline(archive, raws, filters=["openphish"]).filters["openphish"]
+    assert (stats.processed, stats.failed) == (3, 1)
+    coll = archive.collection
+    assert coll.count_documents({"itype": "event", "sub_type": "sighting"}) == 4 + 10 + 3
+    stored = coll.find_one({"_hash": raws[1]["_hash"]})
+    assert stored["_problems"][FILTER_ID]["count"] == 9
+    assert len(stored["_ref"]) == coll.count_documents({"_hash": {"$in": stored["_ref"]}})
+    failed = coll.find_one({"_hash": raws[3]["_hash"]})
+    assert failed["_failed"][FILTER_ID]["error"] == "InputError"
+
+    before = coll.count_documents({})
+    coll.update_many({"itype": "raw"}, {"$unset": {"filters": "", "_failed": ""}})
+    assert run_pipeline(archive, [], filters=["openphish"]).filters["openphish"].processed == 3
+    assert coll.count_documents({}) == before

@@ -1,0 +1,38 @@
+"""End to end against the real server, as ``run --once`` does it."""
+
+from __future__ import annotations
+
+from cybexp_core.testing import make_raw, run_pipeline
+
+FILTER_ID = "05e66bff-c3e1-49a0-bd2e-ad203a1f94fc"
+
+
+def test_sightings_end_to_end_and_reprocessing_adds_nothing(archive) -> None:
+    raws = [
+        make_raw("sighting", {"ipv4": "192.0.2.1", "timestamp": 1, "context": "malicious",
+                              "category": "malicious"}),
+        make_raw("sighting", {"ipv4": "192.0.2.1", "timestamp": 2, "$where": "sleep(1)",
+                              "nested": {"$gt": 1}}),
+        make_raw("sighting", {"url": "http://192.0.2.1/x", "timestamp": 3}),
+        make_raw("sighting", {"ipv4": "192.0.2.1"}),  # no timestamp
+    ]
+    stats = run_pipeline(archive, raws, filters=["sighting"]).filters["sighting"]
+    assert (stats.processed, stats.failed) == (3, 1)
+    coll = archive.collection
+    ip = coll.find_one({"itype": "attribute", "sub_type": "ipv4"})
+    assert ip["data"] == "192.0.2.1"
+    # The same indicator sighted three times (once as a URL host) is one attribute, three events.
+    assert coll.count_documents({"itype": "attribute", "sub_type": "ipv4"}) == 1
+    assert coll.count_documents({"itype": "event", "_ref": ip["_hash"]}) == 3
+    assert coll.count_documents({"itype": "event", "_mal_ref": ip["_hash"]}) == 1
+    # Rejected keys are never written as instances.
+    assert coll.count_documents({"itype": {"$ne": "raw"}, "sub_type": {"$in": ["$where", "nested"]}}) == 0
+    stored = coll.find_one({"_hash": raws[1]["_hash"]})
+    assert stored["_problems"][FILTER_ID]["count"] == 2
+    failed = coll.find_one({"_hash": raws[3]["_hash"]})
+    assert "timestamp" in failed["_failed"][FILTER_ID]["message"]
+
+    before = coll.count_documents({})
+    coll.update_many({"itype": "raw"}, {"$unset": {"filters": "", "_failed": ""}})
+    assert run_pipeline(archive, [], filters=["sighting"]).filters["sighting"].processed == 3
+    assert coll.count_documents({}) == before
