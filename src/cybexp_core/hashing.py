@@ -17,27 +17,37 @@ from typing import Any
 __all__ = ["canonical", "canonical_group", "canonical_mapping", "sha256_hex"]
 
 _dumps = json.dumps
+#: ``json.dumps`` of a str with the default ``ensure_ascii=True`` (the C encoder itself).
+_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
 def canonical(value: Any) -> str:
     """Return TAHOE's canonical string for any JSON-like ``value``."""
-    if isinstance(value, dict):
-        return _dumps({key: canonical(item) for key, item in value.items()}, sort_keys=True)
-    if isinstance(value, list):
-        return canonical_group(canonical(item) for item in value)
     if isinstance(value, str):
-        return _dumps(value.strip())
+        return _quote(value.strip())
+    if isinstance(value, dict):
+        return canonical_mapping({key: canonical(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return canonical_group([canonical(item) for item in value])
     return _dumps(value)
 
 
 def canonical_group(canonical_items: Iterable[str]) -> str:
-    """Canonical string of a list whose items' canonical strings are already known."""
-    return _dumps(sorted(set(canonical_items)))
+    """Canonical string of a list whose items' canonical strings are already known.
+
+    Same as ``json.dumps(sorted(set(items)))``, without the encoder's overhead.
+    """
+    return "[" + ", ".join(map(_quote, sorted(set(canonical_items)))) + "]"
 
 
 def canonical_mapping(groups: dict[str, str]) -> str:
-    """Canonical string of a dict whose values' canonical strings are already known."""
-    return _dumps(groups, sort_keys=True)
+    """Canonical string of a dict whose values' canonical strings are already known.
+
+    Same as ``json.dumps(groups, sort_keys=True)`` for str keys and values.
+    """
+    if not all(type(key) is str for key in groups):
+        return _dumps(groups, sort_keys=True)  # json's own key coercion and errors
+    return "{" + ", ".join(_quote(key) + ": " + _quote(groups[key]) for key in sorted(groups)) + "}"
 
 
 def sha256_hex(unique: str) -> str:

@@ -27,6 +27,7 @@ Only indexed queries are used: ``_hash`` (instances by hash) and ``_ref``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -42,13 +43,14 @@ from pymongo.collection import Collection
 from cybexp_core.app import App, pass_app
 from cybexp_core.errors import InputError, InvalidInstanceError
 from cybexp_core.indicators import normalize_host, normalize_url
-from cybexp_core.models import Attribute
+from cybexp_core.models import Attribute, Child, Object, Session
 
 __all__ = [
     "CHUNK",
     "Answer",
     "Node",
     "find_by_hashes",
+    "identity_refs",
     "parse_time",
     "related",
     "related_query",
@@ -218,6 +220,40 @@ def start_hashes(value: str, sub_type: str | None) -> list[str]:
     return list(hashes)
 
 
+def _children(data: Mapping[str, Any]) -> list[Child]:
+    children: list[Child] = []
+    for key, values in data.items():
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, Mapping):
+                children.append(Object(key, _children(value)))
+            else:
+                children.append(Attribute(key, value))
+    return children
+
+
+def identity_refs(doc: Mapping[str, Any]) -> set[str]:
+    """A session's identity hashes: its ``_ref`` minus its events (rebuilt from ``data``)."""
+    own = set(doc.get("_cref") or ())
+    data = doc.get("data")
+    if isinstance(data, Mapping) and data:
+        with contextlib.suppress(InvalidInstanceError):
+            own |= set(Session(str(doc.get("sub_type")), _children(data))._ref)
+    return own
+
+
+def ref_sizes(collection: Collection, hashes: Iterable[str]) -> dict[str, int]:
+    """Length of the ``_ref`` of each document, without reading the arrays."""
+    sizes: dict[str, int] = {}
+    for chunk in chunked(dict.fromkeys(hashes)):
+        pipeline = [
+            {"$match": {"_hash": {"$in": chunk}}},
+            {"$project": {"_id": 0, "_hash": 1, "n": {"$size": {"$ifNull": ["$_ref", []]}}}},
+        ]
+        for doc in collection.aggregate(pipeline):
+            sizes[doc["_hash"]] = int(doc["n"])
+    return sizes
+
+
 # ---------------------------------------------------------------------------- the walk
 
 
@@ -365,12 +401,14 @@ class _Walker:
             elif node.itype == "object":
                 to_fetch.extend(refs)
             elif node.itype == "session":
+                own = identity_refs(node.doc)
+                refs = [r for r in refs if r not in own]
                 node.degree = len(refs)
                 if node.doc.get("saturated") and level > 1:
                     node.cut = "saturated (too common to correlate)"
                     continue
                 if limit is not None and len(refs) > limit:
-                    node.cut = f"more than {limit} members"
+                    node.cut = f"more than {limit} events"
                     continue
                 to_fetch.extend(refs)
         docs = [d for d in reached if d["_hash"] not in self.answer.nodes]
@@ -480,9 +518,13 @@ def answer_dict(
     chosen = rows[(page - 1) * page_size : page * page_size]
     shown = [*levels[0], *chosen]
     wanted = [n.hash for n in shown if n.itype != "event"]
-    details = {
-        d["_hash"]: d for d in find_by_hashes(collection, wanted, {"_id": 0, "_hash": 1, "data": 1})
-    }
+    projection = {"_id": 0, "_hash": 1, "data": 1, "sub_type": 1, "_cref": 1}
+    details = {d["_hash"]: d for d in find_by_hashes(collection, wanted, projection)}
+    unknown = [n for n in shown if n.itype == "session" and n.degree is None]
+    sizes = ref_sizes(collection, [n.hash for n in unknown])
+    for node in unknown:
+        if node.hash in sizes and node.hash in details:
+            node.degree = sizes[node.hash] - len(identity_refs(details[node.hash]))
     return {
         "query": {"value": answer.value, "type": answer.sub_type, "level": answer.max_level},
         "start": [_row(n, details.get(n.hash)) for n in levels[0]],
@@ -525,8 +567,8 @@ def _print_text(result: Mapping[str, Any]) -> None:
         elif row["itype"] == "attribute":
             text = json.dumps(row.get("data"), ensure_ascii=False)
         elif row["itype"] == "session":
-            text = f"{row['degree'] if row['degree'] is not None else '?'} members"
-            text += f" {row.get('data', '')}"
+            text = f"{row['degree']} events " if row["degree"] is not None else ""
+            text += str(row.get("data", ""))
         else:
             text = str(row.get("data", ""))
         if row.get("not_expanded"):

@@ -69,9 +69,7 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 
 from cybexp_core.app import App, pass_app
-from cybexp_core.errors import InvalidInstanceError
-from cybexp_core.models import Attribute, Child, Object, Session
-from cybexp_core.related import chunked, find_by_hashes, parse_time
+from cybexp_core.related import chunked, find_by_hashes, identity_refs, parse_time
 
 __all__ = [
     "DEFAULT_DECAY",
@@ -218,29 +216,6 @@ def score_events(
 # ---------------------------------------------------------------------------- loading
 
 
-def _children(data: Mapping[str, Any]) -> list[Child]:
-    children: list[Child] = []
-    for key, values in data.items():
-        for value in values if isinstance(values, list) else [values]:
-            if isinstance(value, Mapping):
-                children.append(Object(key, _children(value)))
-            else:
-                children.append(Attribute(key, value))
-    return children
-
-
-def _own_refs(doc: Mapping[str, Any]) -> set[str]:
-    """The session's identity hashes (its ``_ref`` minus its events)."""
-    own = set(doc.get("_cref") or ())
-    data = doc.get("data")
-    if isinstance(data, Mapping) and data:
-        try:
-            own |= set(Session(str(doc.get("sub_type")), _children(data))._ref)
-        except InvalidInstanceError:
-            pass
-    return own
-
-
 @define
 class _Loader:
     collection: Collection
@@ -289,7 +264,7 @@ class _Loader:
                     continue
                 if session not in self.seen:
                     refs = list(doc.get("_ref") or ())
-                    own = _own_refs(doc)
+                    own = identity_refs(doc)
                     members = tuple(dict.fromkeys(r for r in refs if r not in own))
                     too_many = len(members) > self.max_degree or len(refs) >= slice_size
                     if doc.get("saturated") or too_many:
