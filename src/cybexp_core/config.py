@@ -55,6 +55,10 @@ class Settings:
     max_backoff: float = field(default=3600.0, validator=_positive)
     #: Cap of the per-filter polling interval when there is no new data (seconds).
     max_idle: float = field(default=30.0, validator=_positive)
+    #: ``run``: when idle, look this far back (``_id`` time) for documents written late.
+    lookback_seconds: float = field(default=600.0, validator=_positive)
+    #: ``run``: walk the whole queue again this often (``run --once`` always does).
+    rescan_seconds: float = field(default=3600.0, validator=_positive)
     filters: Mapping[str, Mapping[str, Any]] = field(factory=dict)
     source: str | None = None
 
@@ -91,7 +95,15 @@ def _from_file(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: 'filters' must map filter names to objects")
     values["filters"] = filters
     runner = data.get("runner", {})
-    allowed = {"batch_size", "lease_seconds", "max_attempts", "max_backoff", "max_idle"}
+    allowed = {
+        "batch_size",
+        "lease_seconds",
+        "max_attempts",
+        "max_backoff",
+        "max_idle",
+        "lookback_seconds",
+        "rescan_seconds",
+    }
     unknown = set(runner) - allowed
     if unknown:
         raise ConfigError(f"{path}: unknown 'runner' settings {sorted(unknown)}")

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from attrs import define
+from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
@@ -129,6 +130,6 @@ class Leases:
         """The batch could not finish: let the next claim take its range over now."""
         self.state.update_one({"_id": key, "leases.id": token}, {"$set": {"leases.$.until": 0}})
 
-    def rewind(self, key: str) -> None:
-        """Start the next claim from the oldest document again (a new pass over the queue)."""
-        self.state.update_one({"_id": key}, {"$set": {"cursor": None}, "$inc": {"version": 1}})
+    def rewind(self, key: str, to: ObjectId | None = None) -> None:
+        """Start the next claim after ``to`` (from the oldest document when ``None``)."""
+        self.state.update_one({"_id": key}, {"$set": {"cursor": to}, "$inc": {"version": 1}})

@@ -163,6 +163,7 @@ class Runner:
     worker_id: str = field(factory=lambda: uuid.uuid4().hex[:12])
     stop_event: threading.Event = field(factory=threading.Event)
     on_progress: Callable[[int], None] | None = None
+    _full_pass: dict[str, float] = field(factory=dict, init=False, repr=False)
 
     # ------------------------------------------------------------------ one document
 
@@ -292,16 +293,19 @@ class Runner:
 
     # ------------------------------------------------------------------ loops
 
-    def drain(self, flt: LoadedFilter) -> FilterStats:
+    def drain(self, flt: LoadedFilter, *, full: bool = True) -> FilterStats:
         """Process everything pending for ``flt`` now.
 
         Claims walk the queue from its cursor; when they find nothing, the
-        queue is rewound once and walked again from the oldest document, so
-        documents written behind the cursor (by another process, or with an
-        older ``_id``) are not left pending.
+        queue is rewound once and walked again, so documents written behind
+        the cursor (by another process, or with an older ``_id``) are not left
+        pending. ``full`` rewinds to the oldest document; otherwise only
+        ``settings.lookback_seconds`` of ``_id`` time are walked again, with a
+        full pass every ``settings.rescan_seconds``.
         """
         total = FilterStats()
         for consumes in flt.info.consumes:
+            key = self.archive.leases.key(flt.info.id, consumes)
             rewound = False
             while not self.stop_event.is_set():
                 stats = self.run_batch(flt, consumes)
@@ -310,9 +314,17 @@ class Runner:
                     continue
                 if rewound:
                     break
-                self.archive.leases.rewind(self.archive.leases.key(flt.info.id, consumes))
+                self.archive.leases.rewind(key, self._rewind_point(key, full))
                 rewound = True
         return total
+
+    def _rewind_point(self, key: str, full: bool) -> ObjectId | None:
+        now = time.time()
+        if full or now - self._full_pass.get(key, 0.0) >= self.settings.rescan_seconds:
+            self._full_pass[key] = now
+            return None
+        since = datetime.fromtimestamp(now - self.settings.lookback_seconds, timezone.utc)
+        return ObjectId.from_datetime(since)
 
     def run_once(self, max_passes: int = 50) -> RunSummary:
         """Drain all pending work, chained filters included, then return the counts.
@@ -353,7 +365,7 @@ class Runner:
                 break
             backoff = backoffs[flt.info.id]
             try:
-                stats = self.drain(flt)
+                stats = self.drain(flt, full=False)
             except TRANSIENT_ERRORS as exc:
                 if not outage:
                     log.error("database unavailable (%s); backing off", type(exc).__name__)

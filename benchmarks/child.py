@@ -1,0 +1,77 @@
+"""One end-to-end run in a fresh process, so its peak RSS and MongoDB commands are its own.
+
+Usage: python benchmarks/child.py URI DB FILTER[,FILTER] [STOP_AFTER_DOCUMENTS]
+Prints one JSON line: seconds, commands (by name), peak RSS and the run summary.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from importlib.metadata import entry_points
+
+from pymongo import monitoring
+
+from cybexp_core.backend import Archive
+from cybexp_core.config import Settings
+from cybexp_core.plugins import load_filters
+from cybexp_core.worker import Runner
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts every command pymongo sends."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.counts[event.command_name] = self.counts.get(event.command_name, 0) + 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def main() -> None:
+    uri, db, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+    stop_after = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    counter = CommandCounter()
+    monitoring.register(counter)
+    settings = Settings(mongo_url=uri, db=db)
+    archive = Archive.connect(settings)
+    group = [ep for ep in entry_points(group="cybexp.filters") if ep.name in names]
+    filters = load_filters(entry_points_=group).filters
+    runner = Runner(archive, filters, settings)
+    if stop_after:
+        done = [0]
+
+        def progress(count: int) -> None:
+            done[0] += count
+            if done[0] >= stop_after:
+                runner.stop_event.set()
+
+        runner.on_progress = progress
+    archive.ensure_indexes()
+    counter.counts.clear()
+    started = time.perf_counter()
+    summary = runner.run_once()
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "commands": counter.counts,
+                "peak_rss_mb": peak_kb / 1024,
+                "summary": summary.as_dict(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
