@@ -51,6 +51,10 @@ def _check_sub_type(owner: str, sub_type: object) -> None:
 
 
 def _as_children(owner: str, data: object) -> tuple[Child, ...]:
+    if type(data) in (list, tuple) and data:
+        children = tuple(data)  # type: ignore[arg-type]
+        if all(type(child) in _CHILD_TYPES for child in children):
+            return children
     items = [data] if isinstance(data, (Attribute, Object)) else data
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
         raise InvalidInstanceError(
@@ -331,17 +335,41 @@ class Session(_Composite):
     def __attrs_post_init__(self) -> None:
         owner = f"Session {self.sub_type!r}"
         _check_sub_type("Session", self.sub_type)
-        for name in ("start_time", "end_time", "duration"):
-            value = getattr(self, name)
-            _check_timestamp(owner, name, value, optional=True)
-            if value is not None:
-                _set(self, name, float(value))
-        for event_hash in self.events:
-            if not isinstance(event_hash, str):
-                raise InvalidInstanceError(f"{owner}: events must be hashes (str)")
+        self._set_stamp(self.events, self.start_time, self.end_time, self.duration)
         _set(self, "children", _as_children(owner, self.children))
         self._derive_children()
         _set(self, "_hash", sha256_hex("session" + self.sub_type + self._canon))
+
+    def _set_stamp(
+        self, events: Iterable[str], start: object, end: object, duration: object
+    ) -> None:
+        owner = f"Session {self.sub_type!r}"
+        events = tuple(events)
+        for event_hash in events:
+            if not isinstance(event_hash, str):
+                raise InvalidInstanceError(f"{owner}: events must be hashes (str)")
+        _set(self, "events", events)
+        for name, value in (("start_time", start), ("end_time", end), ("duration", duration)):
+            _check_timestamp(owner, name, value, optional=True)
+            _set(self, name, None if value is None else float(value))  # type: ignore[arg-type]
+
+    def with_events(
+        self,
+        events: Iterable[str] = (),
+        start_time: float | None = None,
+        end_time: float | None = None,
+        duration: float | None = None,
+    ) -> Session:
+        """The same session (identity and hash) carrying other events and times.
+
+        Cheaper than building it again: the identity is neither validated nor
+        hashed a second time. Filters that emit one session per event use it.
+        """
+        copy = object.__new__(Session)
+        for name in ("sub_type", "children", "_data", "_canon", "_cref", "_ref", "_hash"):
+            _set(copy, name, getattr(self, name))
+        copy._set_stamp(events, start_time, end_time, duration)
+        return copy
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -412,3 +440,4 @@ class Raw(Instance):
 
 
 Child = Attribute | Object
+_CHILD_TYPES = (Attribute, Object)

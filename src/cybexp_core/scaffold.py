@@ -196,6 +196,8 @@ def new_plugin(name: str, parent: Path) -> None:
         target = generate(name, parent)
     except FileExistsError as exc:
         raise click.ClickException(f"{exc}; choose another NAME or --dir") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the package in {parent}: {exc}") from None
     click.echo(f"created {target}/ (distribution {names.dist}, module {names.module})")
     click.echo("next:")
     click.echo(f"  cd {target}")

@@ -56,6 +56,7 @@ Updates
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -93,6 +94,8 @@ DEFAULT_MAX_DEGREE = 200
 DAY = 86400.0
 #: New events whose neighbourhood is loaded and rescored at once.
 BATCH = 200
+#: Events kept in memory by one update before the loaded graph is dropped and re-read.
+MAX_GRAPH_EVENTS = 1_000_000
 
 
 # ---------------------------------------------------------------------------- the algorithm
@@ -155,39 +158,113 @@ class Graph:
         return seen
 
 
-def _score(graph: Graph, target: str, decay: float, depth: int) -> Score:
+@define
+class _Seeds:
+    """The seed members of one indicator, for the last hop of a path in O(log n).
+
+    ``total(t0)`` is ``sum(decay ** |t0 - t_s| / L(s))`` over the seeds ``s``,
+    from a prefix sum over the seeds before ``t0`` and a suffix sum over those
+    after it (every exponent is >= 0, so nothing overflows).
+    """
+
+    decay: float
+    days: list[float]
+    before: list[float]
+    after: list[float]
+    members: frozenset[str]
+
+    @classmethod
+    def of(cls, graph: Graph, indicator: str, decay: float) -> _Seeds | None:
+        seeds = []
+        for event in graph.indicators.get(indicator, ()):
+            info = graph.events.get(event)
+            degree = len(graph.event_indicators.get(event, ()))
+            if info is not None and info.malicious and degree:
+                seeds.append((info.timestamp / DAY, 1.0 / degree, event))
+        if not seeds:
+            return None
+        seeds.sort()
+        days = [d for d, _, _ in seeds]
+        before = []
+        running = 0.0
+        for k, (day, weight, _) in enumerate(seeds):
+            running = (running * decay ** (day - days[k - 1]) if k else 0.0) + weight
+            before.append(running)
+        after = [0.0] * len(seeds)
+        running = 0.0
+        for k in range(len(seeds) - 1, -1, -1):
+            day, weight, _ = seeds[k]
+            gap = days[k + 1] - day if k + 1 < len(seeds) else 0.0
+            running = running * decay**gap + weight
+            after[k] = running
+        return cls(decay, days, before, after, frozenset(e for _, _, e in seeds))
+
+    def total(self, day: float) -> float:
+        k = bisect.bisect_right(self.days, day)
+        value = 0.0
+        if k:
+            value += self.decay ** (day - self.days[k - 1]) * self.before[k - 1]
+        if k < len(self.days):
+            value += self.decay ** (self.days[k] - day) * self.after[k]
+        return value
+
+
+def _score(
+    graph: Graph, target: str, decay: float, depth: int, seeds: dict[str, _Seeds | None]
+) -> Score:
     node = graph.events[target]
     if node.malicious:
         return Score(1.0, 0, True)
     t0 = node.timestamp
     total = 0.0
     paths = 0
-    on_path = {target}
+    on_path = [target]
     used: set[str] = set()
+
+    def weight_of(event: str) -> float:
+        info = graph.events[event]
+        return decay ** (abs(t0 - info.timestamp) / DAY) / len(graph.event_indicators[event])
+
+    def last_hop(indicator: str, through: float) -> None:
+        """Every path that ends at a seed of ``indicator``, at once."""
+        nonlocal total, paths
+        if indicator not in seeds:
+            seeds[indicator] = _Seeds.of(graph, indicator, decay)
+        found = seeds[indicator]
+        if found is None:
+            return
+        value = found.total(t0 / DAY)
+        count = len(found.members)
+        for event in on_path:  # a path visits no event twice
+            if event in found.members:
+                value -= weight_of(event)
+                count -= 1
+        if count > 0:
+            total += through * max(value, 0.0)
+            paths += count
 
     def walk(event: str, weight: float, links: int) -> None:
         nonlocal total, paths
-        if links == depth:
-            return
         for indicator in graph.event_indicators.get(event, ()):
             members = graph.indicators.get(indicator)
             if indicator in used or not members:
                 continue
             through = weight / len(members)
+            if links + 1 == depth:
+                last_hop(indicator, through)
+                continue
             used.add(indicator)
             for other in members:
                 info = graph.events.get(other)
-                degree = len(graph.event_indicators.get(other, ()))
-                if other in on_path or info is None or degree == 0:
+                if other in on_path or info is None or not graph.event_indicators.get(other):
                     continue
-                days = abs(t0 - info.timestamp) / DAY
-                value = through * decay**days / degree
+                value = through * weight_of(other)
                 if info.malicious:
                     total += value
                     paths += 1
-                on_path.add(other)
+                on_path.append(other)
                 walk(other, value, links + 1)
-                on_path.discard(other)
+                on_path.pop()
             used.discard(indicator)
 
     walk(target, 1.0, 0)
@@ -210,7 +287,8 @@ def score_events(
         raise ValueError(f"decay must be in (0, 1], got {decay!r}")
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth!r}")
-    return {t: _score(graph, t, decay, depth) for t in targets if t in graph.events}
+    seeds: dict[str, _Seeds | None] = {}
+    return {t: _score(graph, t, decay, depth, seeds) for t in targets if t in graph.events}
 
 
 # ---------------------------------------------------------------------------- loading
@@ -218,31 +296,35 @@ def score_events(
 
 @define
 class _Loader:
+    """Reads the graph from the archive; every event and session is read at most once."""
+
     collection: Collection
     max_degree: int
     sub_type: str
     graph: Graph = field(factory=Graph)
     #: Indicators left out: saturated or too many events.
     cut: set[str] = field(factory=set)
-    #: Indicators whose sessions were read.
-    seen: set[str] = field(factory=set)
+    #: Events whose indicators are known (``graph.event_indicators``).
+    linked: set[str] = field(factory=set)
+    #: Hashes listed by a session that are no event document.
+    missing: set[str] = field(factory=set)
 
-    def fetch_events(self, hashes: Iterable[str]) -> list[str]:
-        wanted = [h for h in hashes if h not in self.graph.events]
+    def fetch(self, hashes: Iterable[str]) -> None:
+        """Read the events among ``hashes`` that are not in the graph yet."""
+        wanted = [h for h in hashes if h not in self.graph.events and h not in self.missing]
         projection = {"_id": 0, "_hash": 1, "timestamp": 1, "category": 1}
-        found = []
         for doc in find_by_hashes(self.collection, wanted, projection, {"itype": "event"}):
             ts = doc.get("timestamp")
-            if isinstance(ts, bool) or not isinstance(ts, (int, float)):
-                continue
-            self.graph.events[doc["_hash"]] = EventNode(
-                float(ts), doc.get("category") == "malicious"
-            )
-            found.append(doc["_hash"])
-        return found
+            if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+                malicious = doc.get("category") == "malicious"
+                self.graph.events[doc["_hash"]] = EventNode(float(ts), malicious)
+        self.missing.update(h for h in wanted if h not in self.graph.events)
 
-    def link(self, events: list[str]) -> set[str]:
-        """Read the indicators of ``events``; returns the events of those not read before."""
+    def link(self, events: Iterable[str]) -> None:
+        """Read the indicators (correlation sessions) of the events not linked yet."""
+        todo = [e for e in events if e in self.graph.events and e not in self.linked]
+        if not todo:
+            return
         slice_size = self.max_degree + 64
         projection = {
             "_id": 0,
@@ -253,16 +335,14 @@ class _Loader:
             "saturated": 1,
             "_ref": {"$slice": slice_size},
         }
-        wanted = set(events)
-        held: dict[str, set[str]] = {e: set(self.graph.event_indicators.get(e, ())) for e in events}
-        reached: set[str] = set()
-        for chunk in chunked(events):
+        held: dict[str, set[str]] = {e: set() for e in todo}
+        for chunk in chunked(todo):
             query = {"_ref": {"$in": chunk}, "itype": "session", "sub_type": self.sub_type}
             for doc in self.collection.find(query, projection):
                 session = doc["_hash"]
                 if session in self.cut:
                     continue
-                if session not in self.seen:
+                if session not in self.graph.indicators:
                     refs = list(doc.get("_ref") or ())
                     own = identity_refs(doc)
                     members = tuple(dict.fromkeys(r for r in refs if r not in own))
@@ -270,15 +350,34 @@ class _Loader:
                     if doc.get("saturated") or too_many:
                         self.cut.add(session)
                         continue
-                    self.seen.add(session)
                     self.graph.indicators[session] = members
-                    reached.update(members)
                 for event in self.graph.indicators[session]:
-                    if event in wanted:
+                    if event in held:
                         held[event].add(session)
         for event, indicators in held.items():
             self.graph.event_indicators[event] = tuple(sorted(indicators))
-        return reached
+        self.linked.update(todo)
+
+    def load(self, start: Iterable[str], radius: int) -> None:
+        """Make the graph hold everything within ``radius`` indicators of ``start``."""
+        self.fetch(start)
+        frontier = {e for e in start if e in self.graph.events}
+        seen = set(frontier)
+        for _ in range(radius):
+            self.link(frontier)
+            reached = {
+                other
+                for event in frontier
+                for indicator in self.graph.event_indicators.get(event, ())
+                for other in self.graph.indicators[indicator]
+                if other not in seen
+            }
+            self.fetch(reached)
+            frontier = {e for e in reached if e in self.graph.events}
+            seen |= frontier
+            if not frontier:
+                break
+        self.link(frontier)  # the degrees of the outermost events
 
 
 def load_graph(
@@ -291,14 +390,7 @@ def load_graph(
 ) -> Graph:
     """The graph within ``radius`` indicators of the events ``start``, with full degrees."""
     loader = _Loader(collection, max_degree, sub_type)
-    frontier = loader.fetch_events(start)
-    for _ in range(radius):
-        if not frontier:
-            break
-        reached = loader.link(frontier)
-        frontier = loader.fetch_events(reached)
-    if frontier:
-        loader.link(frontier)  # the degrees of the outermost events
+    loader.load(list(start), radius)
     return loader.graph
 
 
@@ -356,9 +448,12 @@ def update_scores(
     report.new = len(new)
     done: set[str] = set()
     best: list[tuple[float, str]] = []
+    loader = _Loader(collection, max_degree, INDICATOR_SESSION)
     for batch in chunked(new, BATCH):
-        radius = depth if everything else 2 * depth
-        graph = load_graph(collection, batch, radius, max_degree=max_degree)
+        if len(loader.graph.events) > MAX_GRAPH_EVENTS:  # bound the memory of a long run
+            loader = _Loader(collection, max_degree, INDICATOR_SESSION)
+        loader.load(batch, depth if everything else 2 * depth)
+        graph = loader.graph
         targets = set(batch) if everything else graph.neighbourhood(batch, depth)
         targets -= done
         scores = score_events(graph, sorted(targets), decay=decay, depth=depth)

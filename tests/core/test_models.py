@@ -100,3 +100,16 @@ def test_models_are_frozen() -> None:
 def test_equal_values_are_equal_instances() -> None:
     assert Attribute("ipv4", "1.2.3.4") == Attribute("ipv4", "1.2.3.4")
     assert len({Attribute("ipv4", "1.2.3.4"), Attribute("ipv4", "1.2.3.4")}) == 1
+
+
+def test_with_events_keeps_the_identity_and_validates_the_stamp() -> None:
+    identity = [Attribute("sessionid", "abc"), Attribute("sesnor", "s1")]
+    base = Session("cowrie_session", identity)
+    stamped = base.with_events(["e1"], start_time=1, end_time=2, duration=1)
+    rebuilt = Session("cowrie_session", identity, events=["e1"], start_time=1, end_time=2,
+                      duration=1)
+    assert stamped._hash == base._hash
+    assert stamped.doc == rebuilt.doc
+    assert base.events == () and "start_time" not in base.doc
+    with pytest.raises(InvalidInstanceError, match="start_time"):
+        base.with_events(start_time="soon")  # type: ignore[arg-type]

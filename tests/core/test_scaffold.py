@@ -161,6 +161,16 @@ def test_existing_directory_is_refused_and_kept(tmp_path: Path) -> None:
     assert marker.read_text() == "mine"
 
 
+def test_dir_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    result = CliRunner().invoke(new_plugin, [NAME, "--dir", str(tmp_path / "file")])
+    assert result.exit_code == 2 and "is a file" in result.output
+    result = CliRunner().invoke(new_plugin, [NAME, "--dir", str(tmp_path / "file" / "sub")])
+    assert result.exit_code == 1
+    assert "Error: cannot create the package in" in result.output
+    assert (tmp_path / "file").read_text() == ""
+
+
 def test_name_of_an_installed_plugin_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

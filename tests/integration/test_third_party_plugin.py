@@ -104,7 +104,7 @@ def test_third_party_plugin_from_scaffold_to_run(tmp_path: Path, mongo_uri: str)
         run = author.run("cybexp-analytics run --once --json", [*target, "run", "--once", "--json"])
         stats = json.loads(run.stdout)["filters"][NAME]
         # The sample's third line has no timestamp: it fails with the documented InputError.
-        assert (stats["processed"], stats["failed"], stats["retrying"]) == (2, 1, 0)
+        assert (stats["processed"], stats["failed"], stats["skipped"]) == (2, 1, 0)
         failed = author.run(
             "cybexp-analytics failed list --json", [*target, "failed", "list", "--json"]
         )

@@ -83,3 +83,20 @@ def test_a_file_part_names_its_part(run):
     result = run({"data": text, "file": "cowrie.json", "part": 2, "parts": 3, "header": "x"})
     assert result.problems[0].where == "part 2 line 1"
     assert "missing field 'timestamp'" in result.problems[0].reason
+
+
+def test_a_latin1_file_keeps_its_utf8_lines(run):
+    """``ingest --format file`` decodes a file with one bad byte as latin-1."""
+    good = {
+        "eventid": "cowrie.command.input",
+        "input": "echo héllo",
+        "session": "abc",
+        "sensor": "s",
+        "src_ip": "198.51.100.7",
+        "timestamp": "2024-04-02T04:26:15.5Z",
+    }
+    raw_bytes = b"\xef\xbb\xbf" + json.dumps(good, ensure_ascii=False).encode() + b"\n\xff{}\n"
+    result = run({"data": raw_bytes.decode("latin-1"), "encoding": "latin-1"})
+    command = next(c for c in the_event(result).children if c.sub_type == "shell_command")
+    assert command.data == "echo héllo"
+    assert [p.where for p in result.problems] == ["line 2"]

@@ -55,10 +55,13 @@ def _freeze(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+_DEFAULT = Options()
+
+
 def options_from(settings: Mapping[str, Any] | None) -> Options:
     """Validated :class:`Options`; raises :class:`PluginError` for unusable settings."""
     if not settings:
-        return Options()
+        return _DEFAULT
     try:
         key = tuple(sorted((str(k), _freeze(v)) for k, v in settings.items()))
         hash(key)

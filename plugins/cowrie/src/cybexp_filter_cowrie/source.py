@@ -39,13 +39,24 @@ def _sensor_type(data: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _utf8(line: str) -> str:
+    """A line of a file ``ingest`` decoded as latin-1 (it was not all UTF-8): the line's
+    own UTF-8 text when it is valid UTF-8, else the latin-1 text as it is."""
+    try:
+        return line.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return line
+
+
 def _file_lines(data: Mapping[str, Any], orgid: str, options: Options) -> FilterResult:
     """Every line of a Cowrie log file (or part of one); bad lines become problems."""
     prefix = f"part {data['part']} " if isinstance(data.get("part"), int) else ""
+    latin1 = data.get("encoding") == "latin-1"
     instances: list[Instance] = []
     problems: list[Problem] = []
     for number, line in enumerate(str(data["data"]).split("\n"), start=1):
-        text = line.strip().lstrip("\ufeff")
+        text = _utf8(line) if latin1 else line
+        text = text.strip().lstrip("\ufeff")
         if not text:
             continue
         where = f"{prefix}line {number}"
