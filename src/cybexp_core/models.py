@@ -39,8 +39,8 @@ _SCALARS = (str, int, float, bool, type(None))
 CATEGORIES = ("benign", "malicious", "unknown")
 
 
-def _set(obj: object, name: str, value: object) -> None:
-    object.__setattr__(obj, name, value)
+#: Frozen classes set their derived fields with this (attrs' documented way).
+_set = object.__setattr__
 
 
 def _check_sub_type(owner: str, sub_type: object) -> None:
@@ -205,6 +205,12 @@ class Object(_Composite):
 
 
 def _context_hashes(owner: str, name: str, items: object, ref: set[str]) -> tuple[str, ...]:
+    if not items:
+        return ()
+    if type(items) in (list, tuple) and all(type(i) in _CHILD_TYPES for i in items):  # type: ignore[attr-defined]
+        hashes = tuple(dict.fromkeys(i._hash for i in items))  # type: ignore[attr-defined]
+        if ref.issuperset(hashes):
+            return hashes
     values = [items] if isinstance(items, (Attribute, Object)) else items
     if not isinstance(values, Iterable) or isinstance(values, (str, bytes, Mapping)):
         raise InvalidInstanceError(f"{owner}: {name} must be a list of Attribute/Object")
@@ -229,6 +235,8 @@ def _as_tuple(items: Any) -> tuple[Any, ...]:
 
 def _check_timestamp(owner: str, name: str, value: object, *, optional: bool = False) -> None:
     if value is None and optional:
+        return
+    if type(value) is float and value - value == 0.0:  # finite float: the common case
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInstanceError(f"{owner}: {name} must be an int or float, got {value!r}")
@@ -277,7 +285,7 @@ class Event(_Composite):
         ref = set(self._ref)
         mal = _context_hashes(owner, "mal_data", self.mal_data, ref)
         ben = _context_hashes(owner, "ben_data", self.ben_data, ref)
-        if set(mal) & set(ben):
+        if mal and ben and set(mal) & set(ben):
             raise InvalidInstanceError(f"{owner}: an item cannot be both malicious and benign")
         _set(self, "mal_data", _as_tuple(self.mal_data))
         _set(self, "ben_data", _as_tuple(self.ben_data))
