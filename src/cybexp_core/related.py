@@ -197,26 +197,31 @@ def _normalised(sub_type: str, text: str) -> list[object]:
     return forms
 
 
+_HEX_TYPES = {"sha256": _HEX64, "sha1": _HEX40, "md5": _HEX32, "hassh": _HEX32}
+
+
+def _plausible(sub_type: str, item: object) -> bool:
+    """Whether a guessed sub_type can hold ``item`` (a hash sub_type needs hex digits)."""
+    pattern = _HEX_TYPES.get(sub_type)
+    if pattern is not None:
+        return isinstance(item, str) and pattern.match(item.strip().lower()) is not None
+    if sub_type in ("asn", "port"):
+        return isinstance(item, int) and not isinstance(item, bool)
+    return True
+
+
 def start_hashes(value: str, sub_type: str | None) -> list[str]:
     """Hashes of the instances VALUE may be: attributes of ``sub_type`` (or of likely
     sub_types), in stored and normalised forms, and VALUE itself if it is a hash."""
-    types = [sub_type] if sub_type else list(GUESS_TYPES)
     hashes: dict[str, None] = {}
     if _HEX64.match(value.strip().lower()):
         hashes[value.strip().lower()] = None
-    for kind in types:
+    for kind in [sub_type] if sub_type else GUESS_TYPES:
         for item in [*_typed_values(value), *_normalised(kind, value)]:
-            if not sub_type and kind in ("asn", "port") and not isinstance(item, int):
+            if sub_type is None and not _plausible(kind, item):
                 continue
-            try:
+            with contextlib.suppress(InvalidInstanceError):
                 hashes[Attribute(kind, item)._hash] = None  # type: ignore[arg-type]
-            except InvalidInstanceError:
-                continue
-    if not sub_type:
-        low = value.strip().lower()
-        if not (_HEX64.match(low) or _HEX40.match(low) or _HEX32.match(low)):
-            for kind in ("sha256", "sha1", "md5", "hassh"):
-                hashes.pop(Attribute(kind, value)._hash, None)
     return list(hashes)
 
 
@@ -388,7 +393,8 @@ class _Walker:
                 found = self.parents(node, limit, with_refs)
                 parents = [p for p in found if self.in_range(p)]
                 node.degree = len(parents)
-                if limit is not None and len(parents) > limit:
+                if limit is not None and len(found) > limit:  # counted, not walked through
+                    node.degree = len(found)
                     node.cut = f"more than {limit} parents"
                     continue
                 reached.extend(parents)

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from fakes import entry_point
 
 from cybexp_core import plugins
 from cybexp_core.backend import Archive
 from cybexp_core.cli import cli
+from fakes import entry_point
 
 FAKES = [
     entry_point("ips", "fakes:ip_sightings"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tahoe_reference import canonical as reference_canonical
-from tahoe_reference import event_hash, instance_hash
 
 from cybexp_core import Attribute, Event, Object, Raw, Session
 from cybexp_core.hashing import canonical
+from tahoe_reference import canonical as reference_canonical
+from tahoe_reference import event_hash, instance_hash
 
 
 def test_attribute_vector() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fakes import entry_point
 
 from cybexp_core import PluginError
 from cybexp_core.plugins import load_filters
+from fakes import entry_point
 
 GOOD = entry_point("ips", "fakes:ip_sightings")
 

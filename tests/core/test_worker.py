@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from fakes import IpSightings, entry_point
 from pymongo.errors import AutoReconnect
 
 from cybexp_core import Attribute, Consumes, Event, FilterInfo, Raw, hookimpl
@@ -16,6 +15,7 @@ from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.plugins import LoadedFilter, load_filters
 from cybexp_core.worker import Runner
+from fakes import IpSightings, entry_point
 
 IPS = entry_point("ips", "fakes:ip_sightings")
 CORRELATE = entry_point("correlate", "fakes:ip_correlator")

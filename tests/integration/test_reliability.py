@@ -15,7 +15,6 @@ from conftest import (
     store_cowrie,
     summary_of,
 )
-
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.server import LocalServer

@@ -14,9 +14,9 @@ from cowrie_helpers import (
     the_event,
     the_session,
 )
-from cybexp_filter_cowrie.convert import KNOWN_EVENT_IDS
 
 from cybexp_core import Attribute, Event
+from cybexp_filter_cowrie.convert import KNOWN_EVENT_IDS
 
 ERA = era_events()
 SUB_TYPES = {
