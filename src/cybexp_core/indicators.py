@@ -13,14 +13,46 @@ from urllib.parse import urlsplit, urlunsplit
 from cybexp_core.errors import InputError
 from cybexp_core.models import Attribute
 
-__all__ = ["host_attribute", "normalize_host", "normalize_url", "url_host"]
+__all__ = [
+    "host_attribute",
+    "normalize_host",
+    "normalize_url",
+    "url_attributes",
+    "url_host",
+]
+
+_CONTROL = frozenset(chr(code) for code in (*range(32), 127))
+
+
+def _whatwg_ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 host as browsers read it (``3232235777``, ``0x7f.1``, ``0300.0.0.1``)."""
+    parts = text.split(".")
+    if parts[-1] == "":
+        parts.pop()
+    if not 0 < len(parts) <= 4:
+        return None
+    numbers = []
+    for part in parts:
+        base = 16 if part[:2].lower() == "0x" else 8 if len(part) > 1 and part[0] == "0" else 10
+        digits = part[2:] if base == 16 else part
+        if not digits and base != 16:
+            return None
+        try:
+            numbers.append(int(digits or "0", base))
+        except ValueError:
+            return None
+    if any(n > 255 for n in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return None
+    value = sum(n * 256 ** (3 - i) for i, n in enumerate(numbers[:-1])) + numbers[-1]
+    return ipaddress.IPv4Address(value)
 
 
 def normalize_host(host: str) -> tuple[str, str]:
     """Return ``(sub_type, value)`` for a host: ``ipv4``, ``ipv6`` or ``domain``.
 
-    IP addresses take their compressed canonical form; domains are lower-cased,
-    lose a trailing dot and are IDNA (punycode) encoded.
+    IP addresses take their compressed canonical form (IPv4 also from the forms
+    browsers accept, such as ``3232235777``); domains are lower-cased, lose a
+    trailing dot and are IDNA (punycode) encoded.
 
     :raises InputError: If ``host`` is empty or not a valid host name.
     """
@@ -32,7 +64,14 @@ def normalize_host(host: str) -> tuple[str, str]:
     except ValueError:
         pass
     else:
+        mapped = getattr(address, "ipv4_mapped", None)
+        if mapped is not None:  # ::ffff:a.b.c.d is the IPv4 host a.b.c.d
+            return "ipv4", mapped.compressed
         return ("ipv4" if address.version == 4 else "ipv6"), address.compressed
+    if text[-1:].isdigit() or text[:2].lower() == "0x":
+        browser = _whatwg_ipv4(text)
+        if browser is not None:
+            return "ipv4", browser.compressed
     if any(ch.isspace() or ch in "/\\@\x00" for ch in text):
         raise InputError(f"invalid host name {host!r}")
     try:
@@ -48,11 +87,15 @@ def host_attribute(host: str) -> Attribute:
 
 
 def normalize_url(url: str) -> str:
-    """Strip ``url`` and lower-case its scheme and host; keep path, query and fragment as given.
+    """Strip ``url``, lower-case its scheme, normalise its host like :func:`normalize_host`
+    (punycode, no trailing dot, canonical IP); keep path, query and fragment as given.
 
-    :raises InputError: If ``url`` has no scheme or no host, or an invalid port.
+    :raises InputError: If ``url`` has no scheme or no host, an invalid port or host, or
+        control characters (which URL parsers silently drop).
     """
     text = url.strip()
+    if any(ch in _CONTROL for ch in text):
+        raise InputError(f"invalid URL {url[:200]!r}: it holds control characters")
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -60,10 +103,9 @@ def normalize_url(url: str) -> str:
         raise InputError(f"invalid URL {url!r}: {exc}") from exc
     if not parts.scheme or not parts.hostname:
         raise InputError(f"invalid URL {url!r}: it needs a scheme and a host")
-    netloc = parts.netloc
-    userinfo, _, hostport = netloc.rpartition("@")
-    host = parts.hostname
-    if hostport.startswith("["):
+    userinfo, _, _hostport = parts.netloc.rpartition("@")
+    kind, host = normalize_host(parts.hostname)
+    if kind == "ipv6":
         host = f"[{host}]"
     new_hostport = host if port is None else f"{host}:{port}"
     netloc = f"{userinfo}@{new_hostport}" if userinfo else new_hostport
@@ -79,3 +121,16 @@ def url_host(url: str) -> str:
     if not host:
         raise InputError(f"invalid URL {url!r}: no host")
     return host
+
+
+def url_attributes(url: str, schemes: tuple[str, ...] | None = None) -> tuple[Attribute, Attribute]:
+    """The ``url`` attribute of a normalised ``url`` and the attribute of its host.
+
+    :param schemes: Allowed schemes (lower case); any when ``None``.
+    :raises InputError: For an invalid URL, host or scheme.
+    """
+    normal = normalize_url(url)
+    scheme = normal.split(":", 1)[0]
+    if schemes is not None and scheme not in schemes:
+        raise InputError(f"URL scheme {scheme!r} is not one of {', '.join(schemes)}: {url[:200]!r}")
+    return Attribute("url", normal), host_attribute(url_host(normal))

@@ -19,6 +19,8 @@ MAX_CHUNK_BYTES = 4 * 1024 * 1024
 #: A JSON line larger than this is refused (MongoDB's limit is 16 MiB per document).
 MAX_LINE_BYTES = 15 * 1024 * 1024
 MAX_DEPTH = 90
+#: A split file's first line is copied into every part, up to this many characters.
+MAX_HEADER_CHARS = 64 * 1024
 
 
 @frozen
@@ -126,7 +128,7 @@ def read_file(
         yield Raw(sub_type, {"data": text, **extra}, orgid, timezone)
         return
     parts = list(_chunks(text, chunk_bytes))
-    header = text.split("\n", 1)[0].rstrip("\r")
+    header = text.split("\n", 1)[0].rstrip("\r")[:MAX_HEADER_CHARS]
     for index, part in enumerate(parts, start=1):
         data = {
             "data": part,
@@ -137,3 +139,40 @@ def read_file(
             **extra,
         }
         yield Raw(sub_type, data, orgid, timezone)
+
+
+# ---------------------------------------------------------------------------- for filters
+
+
+def file_text(data: dict[str, Any]) -> str:
+    """The text of a raw document made by ``ingest --format file`` (or one part of it).
+
+    Undoes the lossless latin-1 decoding ``ingest`` applies to files that are not
+    UTF-8 (valid UTF-8 sequences come back, other bytes are replaced) and drops a BOM.
+
+    :raises InputError: If ``data["data"]`` is missing or not text.
+    """
+    text = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        raise InputError("data.data must hold the file's text", field="data.data")
+    if data.get("encoding") == "latin-1":
+        text = text.encode("latin-1").decode("utf-8", "replace")
+    return text.removeprefix("\ufeff")
+
+
+def file_timestamp(data: dict[str, Any], what: str) -> float:
+    """``data.timestamp`` (when the file was fetched, epoch seconds) for records with no time.
+
+    :param what: What needs it, for the message (``"an OpenPhish community feed"``).
+    :raises InputError: If it is missing or not a finite number.
+    """
+    value = data.get("timestamp") if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise InputError(
+            f"{what} carries no time of its own: store it with data.timestamp (epoch seconds; "
+            "`cybexp-analytics ingest --format file --timestamp EPOCH|mtime`)",
+            field="data.timestamp",
+        )
+    if value in (float("inf"), float("-inf")):
+        raise InputError("data.timestamp must be finite", field="data.timestamp")
+    return float(value)

@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 
 #: Database errors that mean "try again later", never "this input is bad".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (AutoReconnect, ConnectionFailure)
-#: Most problems stored per document (the count is always kept).
+#: Most problems stored per document (the count is always kept), and their longest text.
 MAX_PROBLEMS = 100
+MAX_TEXT = 500
 
 
 @define
@@ -137,13 +138,14 @@ def _describe_write_error(exc: BaseException) -> tuple[str, str]:
     return "OutputNotStored", str(exc)[:300]
 
 
-def _raw_refs(result: FilterResult) -> tuple[list[str], int]:
-    """Hashes for a raw document's ``_ref``: outputs first, then descendants; capped."""
+def _raw_refs(result: FilterResult, listed: set[str], room: int) -> tuple[list[str], int]:
+    """New hashes for a raw document's ``_ref`` (outputs first, then descendants), at most
+    ``room`` of them, and how many there were."""
     refs = dict.fromkeys(inst._hash for inst in result.instances)
     for inst in flatten(result.instances):
         refs[inst._hash] = None
-    values = list(refs)
-    return values[:MAX_RAW_REFS], len(values)
+    values = [value for value in refs if value not in listed]
+    return values[: max(room, 0)], len(values)
 
 
 @define
@@ -212,8 +214,12 @@ class Runner:
         stats.processed += 1
         stats.instances += len(result.instances)
         if doc.get("itype") == "raw" and result.instances:
-            refs, total = _raw_refs(result)
-            update["$addToSet"]["_ref"] = {"$each": refs}
+            # $push of the hashes not listed yet: $addToSet with a long $each is
+            # quadratic on some servers. Each mark is one atomic update.
+            listed = doc.get("_ref") or []
+            refs, total = _raw_refs(result, set(listed), MAX_RAW_REFS - len(listed))
+            if refs:
+                update["$push"] = {"_ref": {"$each": refs}}
             if total > len(refs):
                 update["$set"] = {"_ref_truncated": total}
         if result.problems:
@@ -221,7 +227,8 @@ class Runner:
             update.setdefault("$set", {})[f"_problems.{fid}"] = {
                 "count": len(result.problems),
                 "first": [
-                    {"where": p.where, "reason": p.reason} for p in result.problems[:MAX_PROBLEMS]
+                    {"where": p.where[:MAX_TEXT], "reason": p.reason[:MAX_TEXT]}
+                    for p in result.problems[:MAX_PROBLEMS]
                 ],
             }
         return _Outcome(_id, update, result.instances)

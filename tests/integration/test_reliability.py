@@ -52,7 +52,7 @@ def test_kill_9_mid_batch_then_restart_equals_an_uninterrupted_run(
         _wait_for(lambda t=threshold, w=worker: _processed(archive) >= t or w.poll() is not None)
         time.sleep(0.3)  # land inside a batch rather than on its boundary
         worker.send_signal(signal.SIGKILL)
-        worker.wait()
+        worker.communicate()  # reap it and close its pipes
         kills += 1
     time.sleep(2.5)  # the dead workers' leases expire
     summary_of(cli(mongo_uri, database(archive), "run", "--once", "--json", config=config))
@@ -72,8 +72,8 @@ def test_server_stopped_and_restarted_under_a_running_worker(tmp_path: Path) -> 
     worker = start_cli(server.uri, "outage", "run", "--batch-size", "100")
     try:
         _wait_for(lambda: _processed(archive) >= 200)
-        server.kill()  # the database crashes under the worker
-        time.sleep(3)
+        server.kill()  # the database crashes under the worker, for longer than the driver waits
+        time.sleep(14)
         server = LocalServer(tmp_path / "db", port=server.port, sync_on_commit=True).start()
         _wait_for(
             lambda: (
