@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cybexp_core import Raw
+
 from cybexp_core.ingest import read_file
 
 pytest_plugins = ["cybexp_core.testing"]
@@ -15,11 +15,11 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture
 def ingest() -> Callable[..., list[dict[str, Any]]]:
-    """Raw documents of a file as ``ingest --format file`` makes them, plus ``extra`` data fields."""
+    """Raw documents of a file as ``ingest --format file [--timestamp T]`` makes them."""
 
-    def read(name: str | Path, **extra: Any) -> list[dict[str, Any]]:
+    def read(name: str | Path, timestamp: Any = None) -> list[dict[str, Any]]:
         path = name if isinstance(name, Path) else DATA / name
-        raws = read_file(path, "openphish_feed", "test_org", "UTC")
-        return [Raw("openphish_feed", {**raw.data, **extra}, "test_org").doc for raw in raws]
+        raws = read_file(path, "openphish_feed", "test_org", "UTC", timestamp=timestamp)
+        return [raw.doc for raw in raws]
 
     return read

@@ -23,8 +23,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import bson
-from cybexp_core.server import LocalServer
 from pymongo import MongoClient
+
+from cybexp_core.server import LocalServer
 
 HEADER = "phish_id,url,phish_detail_url,submission_time,verified,verification_time,online,target"
 TARGETS = ["Other"] * 8 + ["PayPal", "Example Bank", '"Bank of Example, N.A."', "Facebook"]
@@ -43,7 +44,9 @@ def synthetic_dump(path: Path, rows: int, seed: int = 5) -> Path:
                 if rng.random() < 0.05
                 else f"site{rng.randrange(rows // 5 + 1)}.example.com"
             )
-            url = f"{rng.choice(['http', 'https'])}://{host}/login/{rng.getrandbits(48):x}/index.php"
+            url = (
+                f"{rng.choice(['http', 'https'])}://{host}/login/{rng.getrandbits(48):x}/index.php"
+            )
             seen = start - timedelta(seconds=n * 37)
             checked = seen + timedelta(minutes=rng.randrange(1, 60))
             out.write(
@@ -86,11 +89,21 @@ def main() -> None:
                 coll = MongoClient(server.uri)["bench"]["instance"]
                 coll.drop()
                 ingest_s, out, ingest_kib = _cli(
-                    server.uri, "ingest", "--sub-type", "phishtank_feed", "--format", "file",
+                    server.uri,
+                    "ingest",
+                    "--sub-type",
+                    "phishtank_feed",
+                    "--format",
+                    "file",
                     str(path),
                 )
                 run_s, out, run_kib = _cli(
-                    server.uri, "run", "--once", "--filter", "phishtank", "--json"
+                    server.uri,
+                    "run",
+                    "--once",
+                    "--filter",
+                    "phishtank",
+                    "--json",
                 )
                 summary = json.loads(out)
                 raws = list(coll.find({"itype": "raw"}))

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
-
 from cybexp_filter_openphish.feed import parse_feed
 
 #: The original filter's id (``A:filters/openphish_feed.py``).

@@ -7,10 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from cybexp_core import Attribute, Event, InputError, Object
-from cybexp_core.builders import sighting_event
 from cybexp_core.indicators import normalize_host
-
-from cybexp_filter_openphish.urls import url_attributes
+from cybexp_filter_openphish.community import url_sighting
 
 #: OpenPhish's ``isotime``: ``2018-02-06T15:16:06Z``.
 ISOTIME = "%Y-%m-%dT%H:%M:%S%z"
@@ -64,16 +62,12 @@ def record_sighting(record: Mapping[str, Any], orgid: str) -> tuple[Event, list[
     url = record.get("url")
     if not isinstance(url, str) or not url.strip():
         raise InputError("the record has no 'url'")
-    url_attribute, host = url_attributes(url.strip())
     timestamp = _time(record.get("isotime"))
-    extra: list[Attribute | Object] = [host]
+    extra: list[Attribute | Object] = []
     brand = record.get("brand")
     if isinstance(brand, str) and brand.strip():
         extra.append(Attribute("phish_target", brand.strip()))
     network, notes = _network(record)
     if network is not None:
         extra.append(network)
-    event = sighting_event(
-        [url_attribute], orgid, timestamp, category="malicious", context="malicious", extra=extra
-    )
-    return event, notes
+    return url_sighting(url, orgid, timestamp, extra), notes

@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from cybexp_core import Event, FilterResult, InputError, Problem
-from cybexp_core.builders import sighting_event
-
+from cybexp_core.ingest import file_text, file_timestamp
 from cybexp_filter_openphish.commercial import record_sighting
-from cybexp_filter_openphish.urls import url_attributes
+from cybexp_filter_openphish.community import url_sighting
 
-#: Longest reason kept in a problem.
-MAX_TEXT = 300
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
-
-
-def fetch_time(data: Mapping[str, Any]) -> float:
-    """``data.timestamp``: when the feed was fetched (community lines carry no time)."""
-    value = data.get("timestamp")
-    if value is None:
-        raise InputError(
-            "openphish_feed: the community feed has no times; store the fetch time as "
-            "data.timestamp (epoch seconds) with the feed text, so that events are "
-            "reproducible (the processing time is never used)",
-            field="data.timestamp",
-        )
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(
-            f"openphish_feed: data.timestamp must be epoch seconds, got {str(value)[:60]!r}",
-            field="data.timestamp",
-        )
-    return float(value)
+#: What needs ``data.timestamp``, for the message when it is missing.
+COMMUNITY = "openphish_feed: the community feed (a URL a line)"
 
 
 def _record(line: str) -> Mapping[str, Any]:
@@ -49,43 +25,35 @@ def _record(line: str) -> Mapping[str, Any]:
     return value
 
 
-def _text(data: Mapping[str, Any]) -> str:
-    text: str = data["data"]
-    if data.get("encoding") == "latin-1":  # ingest's fallback for a file that is not UTF-8
-        text = text.encode("latin-1").decode("utf-8", "replace")
-    return text.removeprefix("\ufeff")
-
-
 def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
     events: dict[str, Event] = {}
     problems: list[Problem] = []
     part = f"part {data['part']} " if "part" in data else ""
-    for number, line in enumerate(_text(data).split("\n"), start=1):
+    fetched: float | None = None
+    for number, line in enumerate(file_text(data).split("\n"), start=1):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
         where = f"{part}line {number}"
-        timestamp = None if entry.startswith(("{", "[")) else fetch_time(data)
+        commercial = entry.startswith(("{", "["))
+        if not commercial and fetched is None:  # only community lines need the fetch time
+            fetched = file_timestamp(data, COMMUNITY)
         try:
             if "\ufffd" in entry:
                 raise InputError("the line is not valid UTF-8")
-            if timestamp is None:
+            if commercial:
                 event, notes = record_sighting(_record(entry), orgid)
             else:
-                url, host = url_attributes(entry)
-                event, notes = sighting_event(
-                    [url], orgid, timestamp, category="malicious", context="malicious",
-                    extra=[host],
-                ), []
+                event, notes = url_sighting(entry, orgid, fetched), []
         except InputError as exc:
-            problems.append(Problem(where, _short(str(exc))))
+            problems.append(Problem(where, str(exc)))
             continue
-        problems.extend(Problem(where, _short(note)) for note in notes)
+        problems.extend(Problem(where, note) for note in notes)
         events[event._hash] = event
     if not events and problems:
         raise InputError(
             f"openphish_feed: none of {len(problems)} entries is usable; first: "
-            + "; ".join(f"{p.where}: {p.reason}" for p in problems[:3])
+            + "; ".join(f"{p.where}: {p.reason[:200]}" for p in problems[:3])
         )
     return FilterResult(instances=list(events.values()), problems=problems)
 

@@ -35,13 +35,19 @@ def columns(header: str) -> list[str]:
     return names
 
 
-def csv_rows(
-    lines: list[str], names: list[str], *, skip_first: bool
-) -> Iterator[tuple[int, dict[str, str] | InputError]]:
-    """``(line number, row as a dict or the reason it is unusable)`` for each non-blank line."""
+def csv_rows(lines: list[str], header: str) -> Iterator[tuple[int, dict[str, str] | InputError]]:
+    """``(line number, row as a dict or the reason it is unusable)`` for each data line.
+
+    Blank lines and copies of the header (concatenated dumps) are skipped.
+
+    :raises InputError: If the header lacks a required column.
+    """
+    names = columns(header)
     width = len(names)
+    header = header.strip()
     for number, line in enumerate(lines, start=1):
-        if (number == 1 and skip_first) or not line.strip():
+        text = line.strip().removeprefix("\ufeff")
+        if not text or text == header:
             continue
         try:
             row = next(csv.reader([line.rstrip("\r")], strict=True))
@@ -53,4 +59,4 @@ def csv_rows(
             hint = "missing column?" if len(row) < width else "extra column or unquoted comma?"
             yield number, InputError(f"{len(row)} columns, expected {width} ({hint})")
             continue
-        yield number, dict(zip(names, row))
+        yield number, dict(zip(names, row, strict=True))

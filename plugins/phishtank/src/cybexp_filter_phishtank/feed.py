@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cybexp_core import Event, FilterResult, InputError, Problem
 from cybexp_core.builders import sighting_event
-
-from cybexp_filter_phishtank.csvdump import columns, csv_rows, is_header
+from cybexp_core.ingest import file_text, file_timestamp
+from cybexp_filter_phishtank.csvdump import csv_rows, is_header
 from cybexp_filter_phishtank.jsondump import array_records, json_lines
-from cybexp_filter_phishtank.record import phish_sighting, url_attributes
+from cybexp_filter_phishtank.record import phish_sighting, phish_url
 
-#: Longest reason kept in a problem.
-MAX_TEXT = 300
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
-
-
-def _decoded(data: Mapping[str, Any], text: str) -> str:
-    if data.get("encoding") == "latin-1":  # ingest's fallback for a file that is not UTF-8
-        text = text.encode("latin-1").decode("utf-8", "replace")
-    return text.removeprefix("\ufeff")
-
-
-def _list_time(data: Mapping[str, Any]) -> float:
-    value = data.get("timestamp")
-    if value is None:
-        raise InputError(
-            "phishtank_feed: a bare URL list has no times; store the time the list was "
-            "fetched as data.timestamp (epoch seconds) with its text, so that events are "
-            "reproducible (the processing time is never used)",
-            field="data.timestamp",
-        )
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(
-            f"phishtank_feed: data.timestamp must be epoch seconds, got {str(value)[:60]!r}",
-            field="data.timestamp",
-        )
-    return float(value)
+#: What needs ``data.timestamp``, for the message when it is missing.
+URL_LIST = "phishtank_feed: a bare URL list"
 
 
 def _url_list(lines: list[str], data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
@@ -51,26 +23,32 @@ def _url_list(lines: list[str], data: Mapping[str, Any], orgid: str) -> Iterator
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        timestamp = _list_time(data) if timestamp is None else timestamp
+        timestamp = file_timestamp(data, URL_LIST) if timestamp is None else timestamp
         try:
-            url, host = url_attributes(entry)
-            yield f"line {number}", sighting_event(
-                [url], orgid, timestamp, category="malicious", context="malicious", extra=[host]
+            url, host = phish_url(entry)
+            yield (
+                f"line {number}",
+                sighting_event(
+                    [url], orgid, timestamp, category="malicious", context="malicious", extra=[host]
+                ),
             )
         except InputError as exc:
             yield f"line {number}", exc
 
 
+def _first_line(data: Mapping[str, Any], text: str) -> str:
+    """The file's first line: it tells the format (a later part has it in ``data.header``)."""
+    if data.get("part", 1) == 1:
+        return text.lstrip().split("\n", 1)[0].strip()
+    return file_text({**data, "data": str(data.get("header") or "")}).strip()
+
+
 def _entries(data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
     """``(where, record dict | Event | InputError)`` for each entry of the text, by format."""
-    text = _decoded(data, data["data"])
-    later_part = data.get("part", 1) != 1
-    if later_part:  # a part after the first: the file's format is told by its first line
-        first = _decoded(data, str(data.get("header") or "")).strip()
-    else:
-        first = text.lstrip().split("\n", 1)[0].strip()
+    text = file_text(data)
+    first = _first_line(data, text)
     if first.startswith("["):
-        yield from array_records(text, opened=later_part)
+        yield from array_records(text, opened=data.get("part", 1) != 1)
         return
     lines = text.split("\n")
     if data.get("encoding") == "latin-1":
@@ -81,9 +59,7 @@ def _entries(data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
     if first.startswith("{"):
         yield from json_lines(lines)
     elif is_header(first):
-        names = columns(first)
-        skip = not later_part and lines[0].strip() == first
-        for number, row in csv_rows(lines, names, skip_first=skip):
+        for number, row in csv_rows(lines, first):
             yield f"line {number}", row
     else:
         yield from _url_list(lines, data, orgid)
@@ -98,18 +74,22 @@ def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
         try:
             if isinstance(entry, InputError):
                 raise entry
-            if damaged and isinstance(entry, dict) and any("\ufffd" in str(v) for v in entry.values()):
+            if (
+                damaged
+                and isinstance(entry, dict)
+                and any("\ufffd" in str(v) for v in entry.values())
+            ):
                 raise InputError("the row is not valid UTF-8")
             event, notes = (entry, []) if isinstance(entry, Event) else phish_sighting(entry, orgid)
         except InputError as exc:
-            problems.append(Problem(part + where, _short(str(exc))))
+            problems.append(Problem(part + where, str(exc)))
             continue
-        problems.extend(Problem(part + where, _short(note)) for note in notes)
+        problems.extend(Problem(part + where, note) for note in notes)
         events[event._hash] = event
     if not events and problems:
         raise InputError(
             f"phishtank_feed: none of {len(problems)} entries is usable; first: "
-            + "; ".join(f"{p.where}: {p.reason}" for p in problems[:3])
+            + "; ".join(f"{p.where}: {p.reason[:200]}" for p in problems[:3])
         )
     return FilterResult(instances=list(events.values()), problems=problems)
 

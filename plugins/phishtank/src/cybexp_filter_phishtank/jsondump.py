@@ -68,8 +68,13 @@ def array_records(text: str, *, opened: bool) -> Iterator[tuple[str, Any]]:
             break
         index += 1
         if text[pos] != "{":
-            yield where(pos), InputError("not a record (the text before it belongs to a record "
-                                         "cut off in an earlier part, or is not JSON)")
+            yield (
+                where(pos),
+                InputError(
+                    "not a record (the text before it belongs to a record "
+                    "cut off in an earlier part, or is not JSON)"
+                ),
+            )
             pos = _resume(text, pos)
             continue
         try:

@@ -8,7 +8,6 @@ from typing import Any
 
 from cybexp_core import Attribute, InputError, Object
 from cybexp_core.indicators import normalize_host
-
 from cybexp_filter_phishtank.times import iso_time
 
 

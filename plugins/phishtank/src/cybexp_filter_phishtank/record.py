@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from cybexp_core import Attribute, Event, InputError, Object
 from cybexp_core.builders import sighting_event
-from cybexp_core.indicators import host_attribute, normalize_url, url_host
-
+from cybexp_core.indicators import url_attributes
 from cybexp_filter_phishtank.network import network_object
 from cybexp_filter_phishtank.times import iso_time
 
 #: Schemes of PhishTank URLs (the 2019 dump has three ftp:// phishes).
-SCHEMES = ("http://", "https://", "ftp://")
+SCHEMES = ("http", "https", "ftp")
 #: PhishTank's "no particular brand"; kept out so it does not link every phish together.
 NO_TARGET = "other"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def url_attributes(value: object) -> tuple[Attribute, Attribute]:
-    """``(url, host)`` attributes of a PhishTank URL, normalised by cybexp-core."""
+def phish_url(value: object) -> tuple[Attribute, Attribute]:
+    """``(url, host)`` attributes of a PhishTank URL (http, https or ftp).
+
+    :raises InputError: If it is missing or not a usable URL
+        (see :func:`cybexp_core.indicators.url_attributes`).
+    """
     if not isinstance(value, str) or not value.strip():
         raise InputError("url is missing")
-    url = value.strip()
-    if not url.lower().startswith(SCHEMES):
-        raise InputError(f"url {url[:120]!r} is not an http, https or ftp URL")
-    if _CONTROL.search(url):
-        raise InputError(f"url {url[:120]!r} holds a control character")
-    return Attribute("url", normalize_url(url)), host_attribute(url_host(url))
+    return url_attributes(value, SCHEMES)
 
 
 def _phish_id(value: object) -> int:
@@ -75,7 +71,7 @@ def phish_sighting(record: Mapping[str, Any], orgid: str) -> tuple[Event, list[s
         missing or invalid.
     """
     notes: list[str] = []
-    url, host = url_attributes(record.get("url"))
+    url, host = phish_url(record.get("url"))
     timestamp = iso_time(record.get("submission_time"), "submission_time")
     verified = _verified(record.get("verified"))
     extra: list[Attribute | Object] = [host, _phishtank_object(record, verified, notes)]

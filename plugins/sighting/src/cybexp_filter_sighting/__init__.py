@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
-
 from cybexp_filter_sighting.sighting import parse_sighting
 
 #: The original filter's id (``A:filters/sighting.py``); the runner marks documents with it.

@@ -6,7 +6,7 @@ import math
 
 from cybexp_core import Attribute, InputError
 from cybexp_core.builders import scalar_attribute
-from cybexp_core.indicators import host_attribute, normalize_host, normalize_url, url_host
+from cybexp_core.indicators import normalize_host, url_attributes
 
 #: Keys whose values are normalised the way every plugin emits hosts and URLs.
 HOST_TYPES = ("ipv4", "ipv6", "domain")
@@ -27,17 +27,18 @@ def indicator(key: str, value: object) -> tuple[Attribute, tuple[Attribute, ...]
         raise InputError(f"data.{key}: the value is empty", field=f"data.{key}")
     if isinstance(value, float) and not math.isfinite(value):
         raise InputError(f"data.{key}: {value!r} is not a finite number", field=f"data.{key}")
-    if key == "url" or key in HOST_TYPES:
-        if not isinstance(value, str):
-            raise InputError(
-                f"data.{key}: must be a string, got {type(value).__name__}", field=f"data.{key}"
-            )
-        if key == "url":
-            return Attribute("url", normalize_url(value)), (host_attribute(url_host(value)),)
-        kind, normal = normalize_host(value)
-        if kind != key:
-            raise InputError(
-                f"data.{key}: {value!r} is not of type {key} (it is {kind})", field=f"data.{key}"
-            )
-        return Attribute(key, normal), ()
-    return attribute, ()
+    if key != "url" and key not in HOST_TYPES:
+        return attribute, ()
+    if not isinstance(value, str):
+        raise InputError(
+            f"data.{key}: must be a string, got {type(value).__name__}", field=f"data.{key}"
+        )
+    if key == "url":
+        url, host = url_attributes(value)
+        return url, (host,)
+    kind, normal = normalize_host(value)
+    if kind != key:
+        raise InputError(
+            f"data.{key}: {value!r} is not of type {key} (it is {kind})", field=f"data.{key}"
+        )
+    return Attribute(key, normal), ()

@@ -9,17 +9,10 @@ from typing import Any
 from cybexp_core import Event, FilterResult, InputError, Problem
 from cybexp_core.builders import sighting_event
 from cybexp_core.models import CATEGORIES
-
 from cybexp_filter_sighting.indicators import indicator
 
 #: Keys of ``data`` that describe the sighting instead of naming an indicator.
 RESERVED = ("timestamp", "category", "context")
-#: Longest ``where``/``reason`` kept in a problem (a key or value may be megabytes).
-MAX_TEXT = 300
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 def _timestamp(data: Mapping[str, Any]) -> float:
@@ -32,7 +25,7 @@ def _timestamp(data: Mapping[str, Any]) -> float:
     value = data["timestamp"]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputError(
-            f"sighting: data.timestamp must be a number of epoch seconds, got {_short(repr(value))}",
+            f"sighting: data.timestamp must be epoch seconds, got {repr(value)[:60]}",
             field="data.timestamp",
         )
     return float(value)
@@ -43,7 +36,7 @@ def _label(data: Mapping[str, Any], name: str) -> str:
     if value not in CATEGORIES:
         raise InputError(
             f"sighting: data.{name} must be one of {', '.join(CATEGORIES)}, "
-            f"got {_short(repr(value))}",
+            f"got {repr(value)[:60]}",
             field=f"data.{name}",
         )
     return str(value)
@@ -78,7 +71,7 @@ def parse_sighting(document: Mapping[str, Any]) -> FilterResult:
         try:
             attribute, extra = indicator(key, value)
         except InputError as exc:
-            problems.append(Problem(_short(f"data.{key}"), _short(str(exc))))
+            problems.append(Problem(f"data.{key}", str(exc)))
             continue
         events.append(
             sighting_event(

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from cybexp_core import Attribute, InputError
 from cybexp_core.testing import make_raw, run_filter
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+
 from cybexp_core import InputError
 from cybexp_core.testing import run_filter
 
 
 def test_url_list_needs_the_fetch_time(ingest) -> None:
-    with pytest.raises(InputError, match="data.timestamp"):
+    with pytest.raises(InputError, match=r"data\.timestamp"):
         run_filter("phishtank", ingest("urls.txt")[0])
 
 

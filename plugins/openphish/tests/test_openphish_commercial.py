@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
 from cybexp_core import Attribute, InputError
 from cybexp_core.testing import make_raw, run_filter
 

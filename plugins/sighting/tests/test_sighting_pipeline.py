@@ -9,10 +9,20 @@ FILTER_ID = "05e66bff-c3e1-49a0-bd2e-ad203a1f94fc"
 
 def test_sightings_end_to_end_and_reprocessing_adds_nothing(archive) -> None:
     raws = [
-        make_raw("sighting", {"ipv4": "192.0.2.1", "timestamp": 1, "context": "malicious",
-                              "category": "malicious"}),
-        make_raw("sighting", {"ipv4": "192.0.2.1", "timestamp": 2, "$where": "sleep(1)",
-                              "nested": {"$gt": 1}}),
+        make_raw(
+            "sighting",
+            {"ipv4": "192.0.2.1", "timestamp": 1, "context": "malicious", "category": "malicious"},
+        ),
+        make_raw(
+            "sighting",
+            {
+                "ipv4": "192.0.2.1",
+                "timestamp": 2,
+                "$where": "sleep(1)",
+                "nested": {"$gt": 1},
+                "url": "http://example.com/" + "x" * 100_000 + "\tz",
+            },
+        ),
         make_raw("sighting", {"url": "http://192.0.2.1/x", "timestamp": 3}),
         make_raw("sighting", {"ipv4": "192.0.2.1"}),  # no timestamp
     ]
@@ -26,9 +36,16 @@ def test_sightings_end_to_end_and_reprocessing_adds_nothing(archive) -> None:
     assert coll.count_documents({"itype": "event", "_ref": ip["_hash"]}) == 3
     assert coll.count_documents({"itype": "event", "_mal_ref": ip["_hash"]}) == 1
     # Rejected keys are never written as instances.
-    assert coll.count_documents({"itype": {"$ne": "raw"}, "sub_type": {"$in": ["$where", "nested"]}}) == 0
+    assert (
+        coll.count_documents({"itype": {"$ne": "raw"}, "sub_type": {"$in": ["$where", "nested"]}})
+        == 0
+    )
     stored = coll.find_one({"_hash": raws[1]["_hash"]})
-    assert stored["_problems"][FILTER_ID]["count"] == 2
+    assert stored["_problems"][FILTER_ID]["count"] == 3
+    # A 100 kB value is reported without being copied whole into the raw document.
+    reasons = [p["reason"] for p in stored["_problems"][FILTER_ID]["first"]]
+    assert any("control characters" in r for r in reasons)
+    assert all(len(r) <= 500 for r in reasons)
     failed = coll.find_one({"_hash": raws[3]["_hash"]})
     assert "timestamp" in failed["_failed"][FILTER_ID]["message"]
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+
 from cybexp_core import Attribute, Event, InputError
 from cybexp_core.indicators import host_attribute
-from cybexp_core.testing import assert_filter_contract, run_filter
+from cybexp_core.testing import assert_filter_contract, make_raw, run_filter
+
+DATA = Path(__file__).parent / "data"
 
 
 def _epoch(text: str) -> float:
@@ -116,3 +120,37 @@ def test_a_header_without_required_columns_fails_the_document(tmp_path, ingest) 
     (doc,) = ingest(path)
     with pytest.raises(InputError, match="lacks url, submission_time, verified"):
         run_filter("phishtank", doc)
+
+
+def test_leading_blank_lines_and_concatenated_dumps(ingest) -> None:
+    text = (DATA / "online-valid.csv").read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    header, first_row, *rest = text.split("\n")
+    doubled = f"\n\n{header}\n{first_row}\n{header}\n" + "\n".join(rest)
+    result = run_filter("phishtank", make_raw("phishtank_feed", {"data": doubled}))
+    assert result.problems == ()
+    assert len(result.instances) == 4
+
+
+def test_urls_are_normalised_like_every_plugin_does() -> None:
+    rows = [
+        "http://Bücher.Example./a",  # punycode, no trailing dot
+        "http://3232235777/b",  # the address browsers open: 192.168.1.1
+        "http://[::ffff:192.168.1.1]/c",  # IPv4-mapped IPv6: the IPv4 host
+        "http://tab.example.com/a\tb",  # a TAB inside the URL: reported, not removed
+    ]
+    header = "phish_id,url,submission_time,verified"
+    text = "\n".join(
+        [header] + [f"{n},{url},2021-03-14T07:31:24+00:00,yes" for n, url in enumerate(rows, 1)]
+    )
+    result = run_filter("phishtank", make_raw("phishtank_feed", {"data": text}))
+    events = _by_url(result)
+    assert sorted(events) == [
+        "http://192.168.1.1/b",
+        "http://192.168.1.1/c",
+        "http://xn--bcher-kva.example/a",
+    ]
+    assert events["http://xn--bcher-kva.example/a"].data["domain"] == ["xn--bcher-kva.example"]
+    assert events["http://192.168.1.1/b"].data["ipv4"] == ["192.168.1.1"]
+    assert events["http://192.168.1.1/c"].data["ipv4"] == ["192.168.1.1"]
+    ((where, reason),) = [(p.where, p.reason) for p in result.problems]
+    assert where == "line 5" and "control characters" in reason

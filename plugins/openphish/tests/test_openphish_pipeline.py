@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cybexp_core import Attribute
 from cybexp_core.testing import run_pipeline
 
 FILTER_ID = "c4cd1ecf-1149-46e0-9daa-e2477016d8dc"
@@ -17,9 +18,16 @@ def test_feed_end_to_end_and_reprocessing_adds_nothing(archive, ingest) -> None:
     stats = run_pipeline(archive, raws, filters=["openphish"]).filters["openphish"]
     assert (stats.processed, stats.failed) == (3, 1)
     coll = archive.collection
-    assert coll.count_documents({"itype": "event", "sub_type": "sighting"}) == 4 + 10 + 3
+    # malformed.txt's http://bücher.example/anmelden is community.txt's punycode URL, seen at
+    # the same fetch time: the same event.
+    assert coll.count_documents({"itype": "event", "sub_type": "sighting"}) == 4 + 10 - 1 + 3
+    punycode = Attribute("url", "http://xn--bcher-kva.example/anmelden")._hash
+    assert coll.count_documents({"itype": "event", "_ref": punycode}) == 1
     stored = coll.find_one({"_hash": raws[1]["_hash"]})
     assert stored["_problems"][FILTER_ID]["count"] == 9
+    # The 5 kB line is reported, not copied whole into the raw document.
+    (long_line,) = [p for p in stored["_problems"][FILTER_ID]["first"] if p["where"] == "line 20"]
+    assert 0 < len(long_line["reason"]) <= 500
     assert len(stored["_ref"]) == coll.count_documents({"_hash": {"$in": stored["_ref"]}})
     failed = coll.find_one({"_hash": raws[3]["_hash"]})
     assert failed["_failed"][FILTER_ID]["error"] == "InputError"
