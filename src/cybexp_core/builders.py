@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
+from attrs import define, field
+
+from cybexp_core.declaration import FilterResult, Problem
 from cybexp_core.errors import InputError
-from cybexp_core.models import CATEGORIES, Attribute, Child, Event
+from cybexp_core.models import CATEGORIES, Attribute, Child, Event, Instance
 
-__all__ = ["scalar_attribute", "sighting_event"]
+__all__ = ["Entries", "scalar_attribute", "sighting_event"]
 
 
 def sighting_event(
@@ -55,3 +59,46 @@ def scalar_attribute(sub_type: str, value: object, *, where: str = "data") -> At
             field=f"{where}.{sub_type}",
         )
     return Attribute(sub_type, value)  # type: ignore[arg-type]
+
+
+@define
+class Entries:
+    """What a document of many entries (feed lines, CSV rows, records) makes, entry by entry.
+
+    An :class:`InputError` raised inside ``with entries.entry(where):`` becomes a
+    problem of that entry and the others go on; equal instances are kept once.
+    :meth:`result` fails the whole document only when entries were seen and none
+    was usable.
+    """
+
+    #: What the document is, for the failure message (``"phishtank_feed"``).
+    what: str
+    #: Put before every ``where`` (``"part 2 "`` for a part of a split file).
+    prefix: str = ""
+    _instances: dict[str, Instance] = field(factory=dict, init=False)
+    _problems: list[Problem] = field(factory=list, init=False)
+
+    def problem(self, where: str, reason: str) -> None:
+        self._problems.append(Problem(self.prefix + where, reason))
+
+    def add(self, instance: Instance, where: str = "", notes: Iterable[str] = ()) -> None:
+        """Keep ``instance``; ``notes`` are problems of its entry that did not stop it."""
+        self._instances[instance._hash] = instance
+        for note in notes:
+            self.problem(where, note)
+
+    @contextmanager
+    def entry(self, where: str) -> Iterator[None]:
+        try:
+            yield
+        except InputError as exc:
+            self.problem(where, str(exc))
+
+    def result(self) -> FilterResult:
+        """The instances and problems; :class:`InputError` when no entry was usable."""
+        if not self._instances and self._problems:
+            first = "; ".join(f"{p.where}: {p.reason[:200]}" for p in self._problems[:3])
+            raise InputError(
+                f"{self.what}: none of {len(self._problems)} entries is usable; first: {first}"
+            )
+        return FilterResult(instances=list(self._instances.values()), problems=self._problems)

@@ -129,8 +129,10 @@ def url_attributes(url: str, schemes: tuple[str, ...] | None = None) -> tuple[At
     :param schemes: Allowed schemes (lower case); any when ``None``.
     :raises InputError: For an invalid URL, host or scheme.
     """
-    normal = normalize_url(url)
-    scheme = normal.split(":", 1)[0]
-    if schemes is not None and scheme not in schemes:
+    scheme = url.strip().split(":", 1)[0].lower() if ":" in url else ""
+    if schemes is not None and scheme and scheme not in schemes:
         raise InputError(f"URL scheme {scheme!r} is not one of {', '.join(schemes)}: {url[:200]!r}")
+    normal = normalize_url(url)
+    if schemes is not None and normal.split(":", 1)[0] not in schemes:
+        raise InputError(f"URL scheme is not one of {', '.join(schemes)}: {url[:200]!r}")
     return Attribute("url", normal), host_attribute(url_host(normal))

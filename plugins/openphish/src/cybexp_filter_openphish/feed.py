@@ -6,7 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cybexp_core import Event, FilterResult, InputError, Problem
+from cybexp_core import FilterResult, InputError, Problem
+from cybexp_core.builders import Entries
 from cybexp_core.ingest import file_text, file_timestamp
 from cybexp_filter_openphish.commercial import record_sighting
 from cybexp_filter_openphish.community import url_sighting
@@ -26,36 +27,25 @@ def _record(line: str) -> Mapping[str, Any]:
 
 
 def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
-    events: dict[str, Event] = {}
-    problems: list[Problem] = []
-    part = f"part {data['part']} " if "part" in data else ""
+    found = Entries("openphish_feed", prefix=f"part {data['part']} " if "part" in data else "")
     fetched: float | None = None
     for number, line in enumerate(file_text(data).split("\n"), start=1):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        where = f"{part}line {number}"
+        where = f"line {number}"
         commercial = entry.startswith(("{", "["))
         if not commercial and fetched is None:  # only community lines need the fetch time
             fetched = file_timestamp(data, COMMUNITY)
-        try:
+        with found.entry(where):
             if "\ufffd" in entry:
                 raise InputError("the line is not valid UTF-8")
             if commercial:
                 event, notes = record_sighting(_record(entry), orgid)
             else:
                 event, notes = url_sighting(entry, orgid, fetched), []
-        except InputError as exc:
-            problems.append(Problem(where, str(exc)))
-            continue
-        problems.extend(Problem(where, note) for note in notes)
-        events[event._hash] = event
-    if not events and problems:
-        raise InputError(
-            f"openphish_feed: none of {len(problems)} entries is usable; first: "
-            + "; ".join(f"{p.where}: {p.reason[:200]}" for p in problems[:3])
-        )
-    return FilterResult(instances=list(events.values()), problems=problems)
+            found.add(event, where, notes)
+    return found.result()
 
 
 def parse_feed(document: Mapping[str, Any]) -> FilterResult:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from cybexp_core import Event, FilterResult, InputError, Problem
-from cybexp_core.builders import sighting_event
+from cybexp_core.builders import Entries, sighting_event
 from cybexp_core.ingest import file_text, file_timestamp
 from cybexp_filter_phishtank.csvdump import csv_rows, is_header
 from cybexp_filter_phishtank.jsondump import array_records, json_lines
@@ -66,12 +66,10 @@ def _entries(data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
 
 
 def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
-    events: dict[str, Event] = {}
-    problems: list[Problem] = []
-    part = f"part {data['part']} " if "part" in data else ""
+    found = Entries("phishtank_feed", prefix=f"part {data['part']} " if "part" in data else "")
     damaged = data.get("encoding") == "latin-1"
     for where, entry in _entries(data, orgid):
-        try:
+        with found.entry(where):
             if isinstance(entry, InputError):
                 raise entry
             if (
@@ -81,17 +79,8 @@ def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
             ):
                 raise InputError("the row is not valid UTF-8")
             event, notes = (entry, []) if isinstance(entry, Event) else phish_sighting(entry, orgid)
-        except InputError as exc:
-            problems.append(Problem(part + where, str(exc)))
-            continue
-        problems.extend(Problem(part + where, note) for note in notes)
-        events[event._hash] = event
-    if not events and problems:
-        raise InputError(
-            f"phishtank_feed: none of {len(problems)} entries is usable; first: "
-            + "; ".join(f"{p.where}: {p.reason[:200]}" for p in problems[:3])
-        )
-    return FilterResult(instances=list(events.values()), problems=problems)
+            found.add(event, where, notes)
+    return found.result()
 
 
 def parse_feed(document: Mapping[str, Any]) -> FilterResult:
