@@ -144,10 +144,8 @@ def floor(client: MongoClient, source_db: str, floor_db: str) -> dict[str, float
         UpdateOne(
             {"_id": raw["_id"]},
             {
-                "$addToSet": {
-                    "filters": {"$each": raw.get("filters", [])},
-                    "_ref": {"$each": raw.get("_ref", [])},
-                }
+                "$addToSet": {"filters": {"$each": raw.get("filters", [])}},
+                "$push": {"_ref": {"$each": raw.get("_ref", [])}},
             },
         )
         for raw in raws
@@ -297,10 +295,10 @@ def main() -> None:
             server = LocalServer(Path(tmp) / "db", sync_on_commit=False).start()
             uri = server.uri
         try:
-            results = [
-                run_workload(name, args.corpus, args.cowrie, uri)
-                for name in (args.only or list(WORKLOADS))
-            ]
+            results = []
+            for name in args.only or list(WORKLOADS):
+                results.append(run_workload(name, args.corpus, args.cowrie, uri))
+                print(json.dumps(results[-1]), flush=True)
             _print(results)
             report: dict[str, Any] = {"results": results}
             if args.memory:
