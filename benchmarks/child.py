@@ -36,6 +36,18 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
 
+def _peak_rss_kb() -> int:
+    """This process's own high-water RSS (ru_maxrss would include the parent's before exec)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main() -> None:
     uri, db, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
     stop_after = int(sys.argv[4]) if len(sys.argv) > 4 else 0
@@ -60,7 +72,7 @@ def main() -> None:
     started = time.perf_counter()
     summary = runner.run_once()
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = _peak_rss_kb()
     print(
         json.dumps(
             {
