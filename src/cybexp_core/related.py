@@ -52,13 +52,17 @@ __all__ = [
     "find_by_hashes",
     "identity_refs",
     "parse_time",
+    "rebuild_children",
     "related",
     "related_query",
     "start_hashes",
 ]
 
-#: Most hashes in one ``$in`` list.
+#: Most hashes in one ``$in`` list on ``_hash``.
 CHUNK = 100
+#: Most hashes in one ``$in`` list on ``_ref``: SecantusDB checks every element of a
+#: candidate's ``_ref`` against the list, so long lists are slow on big sessions.
+REF_CHUNK = 5
 #: Parent itypes (raw documents also list hashes in ``_ref`` but are not TAHOE data).
 _PARENTS = ["object", "event", "session"]
 _ORDER = {"event": 0, "session": 1, "object": 2, "attribute": 3}
@@ -225,12 +229,13 @@ def start_hashes(value: str, sub_type: str | None) -> list[str]:
     return list(hashes)
 
 
-def _children(data: Mapping[str, Any]) -> list[Child]:
+def rebuild_children(data: Mapping[str, Any]) -> list[Child]:
+    """The children of a stored composite, rebuilt from its ``data`` (same hashes)."""
     children: list[Child] = []
     for key, values in data.items():
         for value in values if isinstance(values, list) else [values]:
             if isinstance(value, Mapping):
-                children.append(Object(key, _children(value)))
+                children.append(Object(key, rebuild_children(value)))
             else:
                 children.append(Attribute(key, value))
     return children
@@ -242,7 +247,7 @@ def identity_refs(doc: Mapping[str, Any]) -> set[str]:
     data = doc.get("data")
     if isinstance(data, Mapping) and data:
         with contextlib.suppress(InvalidInstanceError):
-            own |= set(Session(str(doc.get("sub_type")), _children(data))._ref)
+            own |= set(Session(str(doc.get("sub_type")), rebuild_children(data))._ref)
     return own
 
 
@@ -372,7 +377,7 @@ class _Walker:
         """The sessions holding each event, by event hash (chunked ``$in`` on ``_ref``)."""
         found: dict[str, list[dict[str, Any]]] = {e.hash: [] for e in events}
         projection = {**_LIGHT, "_ref": 1}
-        for chunk in chunked(found):
+        for chunk in chunked(found, REF_CHUNK):
             query = {"_ref": {"$in": chunk}, "itype": "session"}
             for doc in self.coll.find(query, projection):
                 for ref in doc.get("_ref", ()):

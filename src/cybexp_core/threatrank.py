@@ -49,9 +49,11 @@ Updates
     A new event changes the scores of the events within ``depth`` indicators
     of it (new paths through it, new degrees of its indicators), and only
     those. :func:`update_scores` rescores exactly that neighbourhood of the
-    events not scored yet (or stored since a time), loading the graph around
-    them with indexed queries (``_ref`` and ``_hash``, ``$in`` lists of at most
-    100 hashes).
+    events not scored yet (or stored since a time). The graph around them is
+    read by ``_hash`` only (``$in`` lists of at most 100): a correlation
+    session's hash follows from its indicator, so an event's candidate
+    sessions are computed from its ``data`` and read by hash, each at most once
+    per update, instead of searching ``_ref`` (slow on big sessions).
 """
 
 from __future__ import annotations
@@ -70,7 +72,15 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 
 from cybexp_core.app import App, pass_app
-from cybexp_core.related import chunked, find_by_hashes, identity_refs, parse_time
+from cybexp_core.errors import InvalidInstanceError
+from cybexp_core.models import Child, Object, Session
+from cybexp_core.related import (
+    chunked,
+    find_by_hashes,
+    identity_refs,
+    parse_time,
+    rebuild_children,
+)
 
 __all__ = [
     "DEFAULT_DECAY",
@@ -294,6 +304,29 @@ def score_events(
 # ---------------------------------------------------------------------------- loading
 
 
+def _descendants(children: Iterable[Child]) -> Iterator[Child]:
+    for child in children:
+        yield child
+        if isinstance(child, Object):
+            yield from _descendants(child.children)
+
+
+def indicator_sessions(data: object, sub_type: str = INDICATOR_SESSION) -> tuple[str, ...]:
+    """Hashes of the sessions that would hold an event with ``data``, one per descendant.
+
+    A correlation session's hash depends only on its indicator, so an event's
+    correlations are found by hash (unique index) instead of a ``_ref`` search.
+    """
+    if not isinstance(data, Mapping):
+        return ()
+    try:
+        children = rebuild_children(data)
+    except InvalidInstanceError:
+        return ()
+    hashes = {Session(sub_type, [child])._hash: None for child in _descendants(children)}
+    return tuple(hashes)
+
+
 @define
 class _Loader:
     """Reads the graph from the archive; every event and session is read at most once."""
@@ -302,27 +335,30 @@ class _Loader:
     max_degree: int
     sub_type: str
     graph: Graph = field(factory=Graph)
-    #: Indicators left out: saturated or too many events.
-    cut: set[str] = field(factory=set)
-    #: Events whose indicators are known (``graph.event_indicators``).
-    linked: set[str] = field(factory=set)
+    #: Sessions that may hold each event read (from its data), until it is linked.
+    candidates: dict[str, tuple[str, ...]] = field(factory=dict)
+    #: Members of each indicator, as a set.
+    members: dict[str, frozenset[str]] = field(factory=dict)
+    #: Session hashes read that are left out (saturated, too many events) or absent.
+    unused: set[str] = field(factory=set)
     #: Hashes listed by a session that are no event document.
     missing: set[str] = field(factory=set)
 
     def fetch(self, hashes: Iterable[str]) -> None:
         """Read the events among ``hashes`` that are not in the graph yet."""
         wanted = [h for h in hashes if h not in self.graph.events and h not in self.missing]
-        projection = {"_id": 0, "_hash": 1, "timestamp": 1, "category": 1}
+        projection = {"_id": 0, "_hash": 1, "timestamp": 1, "category": 1, "data": 1}
         for doc in find_by_hashes(self.collection, wanted, projection, {"itype": "event"}):
             ts = doc.get("timestamp")
             if isinstance(ts, (int, float)) and not isinstance(ts, bool):
                 malicious = doc.get("category") == "malicious"
                 self.graph.events[doc["_hash"]] = EventNode(float(ts), malicious)
+                self.candidates[doc["_hash"]] = indicator_sessions(doc.get("data"), self.sub_type)
         self.missing.update(h for h in wanted if h not in self.graph.events)
 
     def link(self, events: Iterable[str]) -> None:
         """Read the indicators (correlation sessions) of the events not linked yet."""
-        todo = [e for e in events if e in self.graph.events and e not in self.linked]
+        todo = [e for e in events if e in self.candidates]
         if not todo:
             return
         slice_size = self.max_degree + 64
@@ -335,28 +371,24 @@ class _Loader:
             "saturated": 1,
             "_ref": {"$slice": slice_size},
         }
-        held: dict[str, set[str]] = {e: set() for e in todo}
-        for chunk in chunked(todo):
-            query = {"_ref": {"$in": chunk}, "itype": "session", "sub_type": self.sub_type}
-            for doc in self.collection.find(query, projection):
-                session = doc["_hash"]
-                if session in self.cut:
-                    continue
-                if session not in self.graph.indicators:
-                    refs = list(doc.get("_ref") or ())
-                    own = identity_refs(doc)
-                    members = tuple(dict.fromkeys(r for r in refs if r not in own))
-                    too_many = len(members) > self.max_degree or len(refs) >= slice_size
-                    if doc.get("saturated") or too_many:
-                        self.cut.add(session)
-                        continue
-                    self.graph.indicators[session] = members
-                for event in self.graph.indicators[session]:
-                    if event in held:
-                        held[event].add(session)
-        for event, indicators in held.items():
-            self.graph.event_indicators[event] = tuple(sorted(indicators))
-        self.linked.update(todo)
+        known = self.graph.indicators
+        wanted = {
+            s for e in todo for s in self.candidates[e] if s not in known and s not in self.unused
+        }
+        query = {"itype": "session", "sub_type": self.sub_type}
+        for doc in find_by_hashes(self.collection, wanted, projection, query):
+            refs = list(doc.get("_ref") or ())
+            own = identity_refs(doc)
+            members = tuple(dict.fromkeys(r for r in refs if r not in own))
+            too_many = len(members) > self.max_degree or len(refs) >= slice_size
+            if doc.get("saturated") or too_many:
+                continue
+            known[doc["_hash"]] = members
+            self.members[doc["_hash"]] = frozenset(members)
+        self.unused.update(s for s in wanted if s not in known)
+        for event in todo:
+            held = [s for s in self.candidates.pop(event) if event in self.members.get(s, ())]
+            self.graph.event_indicators[event] = tuple(sorted(held))
 
     def load(self, start: Iterable[str], radius: int) -> None:
         """Make the graph hold everything within ``radius`` indicators of ``start``."""

@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+
 from cybexp_core import Attribute, Event, Object, Session
 from cybexp_core.backend import Archive
 from cybexp_core.worker import RunSummary
 
 pytest_plugins = ["cybexp_core.testing"]
+
 
 @pytest.fixture
 def store(archive: Archive) -> Callable[[Iterable[Event]], None]:
@@ -41,8 +43,6 @@ def session_of(archive: Archive) -> Callable[[Attribute | Object], dict[str, Any
     """The stored correlation session of an indicator, or None."""
 
     def find(indicator: Attribute | Object) -> dict[str, Any] | None:
-        return archive.collection.find_one(
-            {"_hash": Session("correlation", [indicator])._hash}
-        )
+        return archive.collection.find_one({"_hash": Session("correlation", [indicator])._hash})
 
     return find

@@ -46,7 +46,6 @@ def sighting(
     )
 
 
-
 def events_in(session: dict[str, Any], *events: Event) -> set[str]:
     """The hashes of ``events`` found in the session's ``_ref``."""
     return {e._hash for e in events} & set(session["_ref"])

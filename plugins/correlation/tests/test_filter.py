@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from correlation_events import T0, login, sighting
+
 from cybexp_core import Attribute, Event, Object, PluginError, Session
 from cybexp_core.testing import assert_filter_contract, load_filter, run_filter
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from correlation_events import DAY, T0, events_in, login, sighting
+
 from cybexp_core import Attribute
 from cybexp_core.backend import Archive
 from cybexp_filter_correlation import FILTER_ID

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from correlation_events import DAY, T0, login, sighting
+
 from cybexp_core import Attribute, Session
 from cybexp_core.app import App
 from cybexp_core.backend import Archive
@@ -24,9 +25,7 @@ LOGINS = 25  # more than TAHOE's 10 events per hop
 def world(
     archive: Archive, store: Callable[..., None], correlate: Callable[..., Any]
 ) -> dict[str, Any]:
-    logins = [
-        login(ATTACKER, "admin", f"Secret-{n:02d}!", ts=T0 + n * DAY) for n in range(LOGINS)
-    ]
+    logins = [login(ATTACKER, "admin", f"Secret-{n:02d}!", ts=T0 + n * DAY) for n in range(LOGINS)]
     phish = sighting(
         Attribute("url", URL), Attribute("ipv4", ATTACKER), orgid="phishtank", malicious=True
     )
@@ -106,9 +105,13 @@ def test_time_window_filters_events(ask: Any, world: dict[str, Any]) -> None:
     iso = "2020-05-05T00:00:00Z"  # T0 + 7 days
     answer = ask(ATTACKER, "--level", "1", "--since", str(since), "--until", iso)
     assert answer["levels"][0]["itypes"]["event"] == 5
-    times = [r["timestamp"] for r in all_rows(ask, ATTACKER, "--level", "1", "--since",
-                                                 str(since), "--until", str(until))
-             if r["itype"] == "event"]
+    times = [
+        r["timestamp"]
+        for r in all_rows(
+            ask, ATTACKER, "--level", "1", "--since", str(since), "--until", str(until)
+        )
+        if r["itype"] == "event"
+    ]
     assert sorted(times) == [T0 + n * DAY for n in range(3, 8)]
 
 

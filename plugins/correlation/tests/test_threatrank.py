@@ -46,12 +46,14 @@ E1: only M2-C-E2-B-E1 is left, (0.5/1) * (1/2) * (0.5/2) * (1/2) = 1/32 = 0.0312
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from correlation_events import DAY, T0, sighting
+
 from cybexp_core import Attribute, Event
 from cybexp_core.app import App
 from cybexp_core.backend import Archive
@@ -69,8 +71,10 @@ M2 = sighting(C, orgid="feed", ts=T0 + 2 * DAY, malicious=True)
 E3 = sighting(A, orgid="org3", ts=T0 + 1 * DAY)
 E4 = sighting(C, orgid="org4", ts=T0 + 2 * DAY)
 
-NAMES = {e._hash: name for name, e in [("M1", M1), ("E1", E1), ("E2", E2), ("M2", M2),
-                                        ("E3", E3), ("E4", E4)]}
+NAMES = {
+    e._hash: name
+    for name, e in [("M1", M1), ("E1", E1), ("E2", E2), ("M2", M2), ("E3", E3), ("E4", E4)]
+}
 
 EXPECTED = {"M1": 1.0, "M2": 1.0, "E1": 1 / 6 + 1 / 32, "E2": 1 / 2 + 1 / 96, "E3": 1 / 6}
 EXPECTED_PATHS = {"M1": 0, "M2": 0, "E1": 2, "E2": 2, "E3": 1}
@@ -149,6 +153,21 @@ def test_new_evidence_updates_only_the_neighbourhood(
     assert second["E2"]["computed_at"] > first["E2"]["computed_at"]
 
 
+def test_since_rescores_around_the_events_stored_since(
+    archive: Archive, store: Callable[..., None], correlate: Callable[..., Any]
+) -> None:
+    store([M1, E1, E2, M2, E3])
+    correlate()
+    time.sleep(1.1)  # ObjectId times have whole seconds
+    since = time.time()
+    store([E4])
+    correlate()
+    report = update_scores(archive.collection, since=since, decay=0.5, depth=2)
+    assert report.new == 1  # E4 only
+    docs = archive.collection.find({"threatrank": {"$exists": True}}, {"_hash": 1})
+    assert {NAMES[d["_hash"]] for d in docs} == {"E1", "E2", "M2", "E4"}
+
+
 def test_rescoring_all_gives_the_same_scores(
     store: Callable[..., None], ranked: Callable[..., dict[str, dict[str, Any]]]
 ) -> None:
@@ -188,3 +207,64 @@ def test_command_line_rejects_bad_decay() -> None:
     app = App(Settings(mongo_url="mongodb://unused/"))
     result = CliRunner().invoke(threatrank, ["--decay", "2"], obj=app)
     assert result.exit_code == 2 and "decay" in result.output
+
+
+def brute_force(graph: Graph, target: str, decay: float, depth: int) -> tuple[float, int]:
+    """The definition, literally: enumerate every simple path from every seed to ``target``."""
+    t0 = graph.events[target].timestamp
+    total, count = 0.0, 0
+
+    def weight(path: list[str]) -> float:
+        value = 1.0
+        for k, node in enumerate(path[:-1]):
+            if k % 2:  # indicator
+                value /= len(graph.indicators[node])
+            else:
+                days = abs(t0 - graph.events[node].timestamp) / DAY
+                value *= decay**days / len(graph.event_indicators[node])
+        return value
+
+    def extend(path: list[str]) -> None:
+        nonlocal total, count
+        last = path[-1]
+        if last == target:
+            total += weight(path)
+            count += 1
+            return
+        if (len(path) - 1) // 2 == depth:
+            return
+        for indicator in graph.event_indicators[last]:
+            if indicator in path:
+                continue
+            for event in graph.indicators[indicator]:
+                if event not in path:
+                    extend([*path, indicator, event])
+
+    for seed, info in graph.events.items():
+        if info.malicious and seed != target:
+            extend([seed])
+    return total, count
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fast_sums_equal_the_definition_on_random_graphs(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    events = {
+        f"e{n}": EventNode(T0 + rng.randrange(0, 40) * DAY / 4, rng.random() < 0.35)
+        for n in range(rng.randrange(4, 11))
+    }
+    indicators = [f"i{n}" for n in range(rng.randrange(2, 7))]
+    edges = {(e, rng.choice(indicators)) for e in events for _ in range(rng.randrange(1, 4))}
+    graph = Graph.from_edges(events, sorted(edges))
+    decay = rng.choice([0.5, 0.9, 0.998, 1.0])
+    for depth in (1, 2, 3):
+        scores = score_events(graph, list(events), decay=decay, depth=depth)
+        for event, score in scores.items():
+            if events[event].malicious:
+                assert score.seed and score.score == 1.0
+                continue
+            expected, paths = brute_force(graph, event, decay, depth)
+            assert score.score == pytest.approx(expected, rel=1e-9, abs=1e-15)
+            assert score.paths == paths

@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Any
 
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
-
 from cybexp_filter_correlation.correlate import correlate
 from cybexp_filter_correlation.options import Options
 
@@ -50,6 +49,6 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
 
 
 @hookimpl
-def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult | None:  # noqa: A001
+def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult | None:
     """The ``correlation`` sessions of one event."""
     return correlate(document, options_from(settings))

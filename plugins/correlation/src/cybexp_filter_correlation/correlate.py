@@ -9,7 +9,6 @@ from typing import Any
 import attrs
 
 from cybexp_core import FilterResult, InputError, Problem, Session
-
 from cybexp_filter_correlation.indicators import event_indicators
 from cybexp_filter_correlation.options import Options
 from cybexp_filter_correlation.stoplist import stopped

@@ -1,4 +1,4 @@
-"""Indicators so common that they correlate nothing: local addresses, default names, bot passwords."""
+"""Indicators so common that they correlate nothing: local addresses, stock names and passwords."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import ipaddress
 
 from cybexp_core import Attribute, Object
 from cybexp_core.models import Child
-
 from cybexp_filter_correlation.options import Options
 
 __all__ = ["stopped"]
