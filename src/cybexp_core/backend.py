@@ -109,13 +109,15 @@ class Archive:
         """Connect to ``settings.mongo_url`` (which must be set), without blocking."""
         if not settings.mongo_url:
             raise ValueError("settings.mongo_url is not set")
-        client: MongoClient = MongoClient(
-            settings.mongo_url,
-            connect=False,
-            tz_aware=True,
-            appname="cybexp-analytics",
-            **client_options,
-        )
+        options: dict[str, Any] = {
+            "connect": False,
+            "tz_aware": True,
+            "appname": "cybexp-analytics",
+        }
+        if "serverselectiontimeoutms" not in settings.mongo_url.lower():
+            # Fail over to the runner's back-off after 10 s instead of the driver's 30 s.
+            options["serverSelectionTimeoutMS"] = 10_000
+        client: MongoClient = MongoClient(settings.mongo_url, **{**options, **client_options})
         return cls(client[settings.db][settings.coll])
 
     def close(self) -> None:

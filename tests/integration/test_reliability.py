@@ -69,7 +69,9 @@ def test_server_stopped_and_restarted_under_a_running_worker(tmp_path: Path) -> 
     archive = Archive.connect(Settings(mongo_url=server.uri, db="outage"))
     archive.ensure_indexes()
     store_cowrie(archive, 1500)
-    worker = start_cli(server.uri, "outage", "run", "--batch-size", "100")
+    # Poll often when idle, so the outage is met even if the backlog is done before it.
+    config = runner_config(tmp_path, max_idle=0.5)
+    worker = start_cli(server.uri, "outage", "run", "--batch-size", "100", config=config)
     try:
         _wait_for(lambda: _processed(archive) >= 200)
         server.kill()  # the database crashes under the worker, for longer than the driver waits
