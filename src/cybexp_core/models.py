@@ -84,6 +84,13 @@ class Instance:
         """The MongoDB document, with TAHOE's field names and order."""
         raise NotImplementedError
 
+    def __eq__(self, other: object) -> bool:
+        """Instances are equal when they are of one type and have one hash."""
+        return type(other) is type(self) and other._hash == self._hash  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._hash)
+
 
 class _Composite(Instance):
     """Object, Event and Session: instances whose data is a list of children."""
@@ -160,12 +167,6 @@ class Attribute(Instance):
             "_hash": self._hash,
         }
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Attribute) and other._hash == self._hash
-
-    def __hash__(self) -> int:
-        return hash(self._hash)
-
 
 @frozen(slots=True, eq=False)
 class Object(_Composite):
@@ -196,12 +197,6 @@ class Object(_Composite):
             "sub_type": self.sub_type,
             "_hash": self._hash,
         }
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Object) and other._hash == self._hash
-
-    def __hash__(self) -> int:
-        return hash(self._hash)
 
 
 def _context_hashes(owner: str, name: str, items: object, ref: set[str]) -> tuple[str, ...]:
@@ -310,12 +305,6 @@ class Event(_Composite):
             "_hash": self._hash,
         }
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Event) and other._hash == self._hash
-
-    def __hash__(self) -> int:
-        return hash(self._hash)
-
 
 @frozen(slots=True, eq=False)
 class Session(_Composite):
@@ -395,12 +384,6 @@ class Session(_Composite):
                 doc[name] = value
         return doc
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Session) and other._hash == self._hash
-
-    def __hash__(self) -> int:
-        return hash(self._hash)
-
 
 @frozen(slots=True, eq=False)
 class Raw(Instance):
@@ -439,12 +422,6 @@ class Raw(Instance):
             "sub_type": self.sub_type,
             "_hash": self._hash,
         }
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Raw) and other._hash == self._hash
-
-    def __hash__(self) -> int:
-        return hash(self._hash)
 
 
 Child = Attribute | Object
