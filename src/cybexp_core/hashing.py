@@ -14,17 +14,17 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["canonical", "canonical_group", "canonical_mapping", "sha256_hex"]
+__all__ = ["canonical", "canonical_group", "canonical_mapping", "quote", "sha256_hex"]
 
 _dumps = json.dumps
 #: ``json.dumps`` of a str with the default ``ensure_ascii=True`` (the C encoder itself).
-_quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
 def canonical(value: Any) -> str:
     """Return TAHOE's canonical string for any JSON-like ``value``."""
     if isinstance(value, str):
-        return _quote(value.strip())
+        return quote(value.strip())
     if isinstance(value, dict):
         return canonical_mapping({key: canonical(item) for key, item in value.items()})
     if isinstance(value, list):
@@ -37,7 +37,7 @@ def canonical_group(canonical_items: Iterable[str]) -> str:
 
     Same as ``json.dumps(sorted(set(items)))``, without the encoder's overhead.
     """
-    return "[" + ", ".join(map(_quote, sorted(set(canonical_items)))) + "]"
+    return "[" + ", ".join(map(quote, sorted(set(canonical_items)))) + "]"
 
 
 def canonical_mapping(groups: dict[str, str]) -> str:
@@ -47,7 +47,7 @@ def canonical_mapping(groups: dict[str, str]) -> str:
     """
     if not all(type(key) is str for key in groups):
         return _dumps(groups, sort_keys=True)  # json's own key coercion and errors
-    return "{" + ", ".join(_quote(key) + ": " + _quote(groups[key]) for key in sorted(groups)) + "}"
+    return "{" + ", ".join(quote(key) + ": " + quote(groups[key]) for key in sorted(groups)) + "}"
 
 
 def sha256_hex(unique: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from attrs import field, frozen
 
 from cybexp_core.errors import InvalidInstanceError
-from cybexp_core.hashing import canonical, canonical_group, canonical_mapping, sha256_hex
+from cybexp_core.hashing import canonical, canonical_group, quote, sha256_hex
 
 __all__ = [
     "CATEGORIES",
@@ -72,6 +72,18 @@ def _as_children(owner: str, data: object) -> tuple[Child, ...]:
     return children
 
 
+def _fragment(child: Child) -> str:
+    """``"<sub_type>": "[\\"<canon>\\"]"``: the child's entry in its parent's canonical
+    string when it is the only child of its sub_type (TAHOE quotes each level again).
+    Computed on first use and kept on the child."""
+    fragment = child._fragment
+    if fragment is None:
+        group = "[" + quote(child._canon) + "]"
+        fragment = quote(child.sub_type) + ": " + quote(group)
+        _set(child, "_fragment", fragment)
+    return fragment
+
+
 class Instance:
     """Behaviour shared by every TAHOE instance model."""
 
@@ -103,32 +115,45 @@ class _Composite(Instance):
     _cref: tuple[str, ...]
     _ref: tuple[str, ...]
 
-    def _derive_children(self) -> None:
-        """Set ``_data``, ``_canon``, ``_cref`` and ``_ref`` from ``children``."""
+    def _derive_children(self) -> dict[str, None]:
+        """Set ``_data``, ``_canon``, ``_cref`` and ``_ref`` from ``children``; return the
+        ``_ref`` hashes as dict keys, for membership tests.
+
+        The canonical string is assembled from each child's cached
+        :func:`_fragment`, so a child shared by many parents (an attacker, a
+        credential) is encoded once, not once per parent.
+        """
         data: dict[str, list[Any]] = {}
-        canons: dict[str, list[str]] = {}
+        groups: dict[str, list[Child]] = {}
         cref: dict[str, None] = {}
         ref: dict[str, None] = {}
         for child in self.children:
-            if child._hash in cref:  # same value twice: TAHOE's hash ignores it too
+            key = child._hash
+            if key in cref:  # same value twice: TAHOE's hash ignores it too
                 continue
-            cref[child._hash] = None
-            ref[child._hash] = None
-            if isinstance(child, Object):
+            cref[key] = None
+            ref[key] = None
+            if child._ref:
                 ref.update(dict.fromkeys(child._ref))
-                value: Any = child.data
+            sub_type = child.sub_type
+            group = groups.get(sub_type)
+            if group is None:
+                groups[sub_type] = [child]
+                data[sub_type] = [child.data]
             else:
-                value = child.data
-            data.setdefault(child.sub_type, []).append(value)
-            canons.setdefault(child.sub_type, []).append(child._canon)
+                group.append(child)
+                data[sub_type].append(child.data)
+        parts = [
+            _fragment(group[0])
+            if len(group) == 1
+            else quote(sub_type) + ": " + quote(canonical_group(c._canon for c in group))
+            for sub_type, group in sorted(groups.items())
+        ]
         _set(self, "_data", data)
-        _set(
-            self,
-            "_canon",
-            canonical_mapping({key: canonical_group(group) for key, group in canons.items()}),
-        )
+        _set(self, "_canon", "{" + ", ".join(parts) + "}")
         _set(self, "_cref", tuple(cref))
         _set(self, "_ref", tuple(ref))
+        return ref
 
     @property
     def data(self) -> dict[str, list[Any]]:
@@ -141,10 +166,13 @@ class Attribute(Instance):
     """A single typed value, e.g. ``Attribute("ipv4", "1.1.1.1")``."""
 
     itype: ClassVar[str] = "attribute"
+    #: An attribute has no descendants.
+    _ref: ClassVar[tuple[str, ...]] = ()
     sub_type: str
     data: Scalar
     _canon: str = field(init=False, repr=False)
     _hash: str = field(init=False, repr=False)
+    _fragment: str | None = field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         _check_sub_type("Attribute", self.sub_type)
@@ -180,6 +208,7 @@ class Object(_Composite):
     _cref: tuple[str, ...] = field(init=False, repr=False)
     _ref: tuple[str, ...] = field(init=False, repr=False)
     _hash: str = field(init=False, repr=False)
+    _fragment: str | None = field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         _check_sub_type("Object", self.sub_type)
@@ -199,12 +228,14 @@ class Object(_Composite):
         }
 
 
-def _context_hashes(owner: str, name: str, items: object, ref: set[str]) -> tuple[str, ...]:
+def _context_hashes(
+    owner: str, name: str, items: object, ref: dict[str, None]
+) -> tuple[str, ...]:
     if not items:
         return ()
     if type(items) in (list, tuple) and all(type(i) in _CHILD_TYPES for i in items):  # type: ignore[attr-defined]
         hashes = tuple(dict.fromkeys(i._hash for i in items))  # type: ignore[attr-defined]
-        if ref.issuperset(hashes):
+        if ref.keys() >= set(hashes):
             return hashes
     values = [items] if isinstance(items, (Attribute, Object)) else items
     if not isinstance(values, Iterable) or isinstance(values, (str, bytes, Mapping)):
@@ -265,28 +296,35 @@ class Event(_Composite):
     _hash: str = field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        owner = f"Event {self.sub_type!r}"
-        _check_sub_type("Event", self.sub_type)
-        if not isinstance(self.orgid, str):
-            raise InvalidInstanceError(f"{owner}: orgid must be a str, got {self.orgid!r}")
-        _check_timestamp(owner, "timestamp", self.timestamp)
+        sub_type, orgid, timestamp = self.sub_type, self.orgid, self.timestamp
+        owner = f"Event {sub_type!r}"
+        _check_sub_type("Event", sub_type)
+        if type(orgid) is not str:
+            raise InvalidInstanceError(f"{owner}: orgid must be a str, got {orgid!r}")
+        if type(timestamp) is not float:
+            _check_timestamp(owner, "timestamp", timestamp)
+            timestamp = float(timestamp)  # type: ignore[arg-type]
+            _set(self, "timestamp", timestamp)
+        elif timestamp - timestamp != 0.0:
+            _check_timestamp(owner, "timestamp", timestamp)
         if self.category not in CATEGORIES:
             raise InvalidInstanceError(
                 f"{owner}: category must be one of {CATEGORIES}, got {self.category!r}"
             )
-        _set(self, "timestamp", float(self.timestamp))
         _set(self, "children", _as_children(owner, self.children))
-        self._derive_children()
-        ref = set(self._ref)
-        mal = _context_hashes(owner, "mal_data", self.mal_data, ref)
-        ben = _context_hashes(owner, "ben_data", self.ben_data, ref)
+        ref = self._derive_children()
+        mal_data, ben_data = self.mal_data, self.ben_data
+        mal = _context_hashes(owner, "mal_data", mal_data, ref) if mal_data else ()
+        ben = _context_hashes(owner, "ben_data", ben_data, ref) if ben_data else ()
         if mal and ben and set(mal) & set(ben):
             raise InvalidInstanceError(f"{owner}: an item cannot be both malicious and benign")
-        _set(self, "mal_data", _as_tuple(self.mal_data))
-        _set(self, "ben_data", _as_tuple(self.ben_data))
+        if type(mal_data) is not tuple:
+            _set(self, "mal_data", _as_tuple(mal_data))
+        if type(ben_data) is not tuple:
+            _set(self, "ben_data", _as_tuple(ben_data))
         _set(self, "_mal_ref", mal)
         _set(self, "_ben_ref", ben)
-        unique = "event" + self.sub_type + self.orgid + repr(self.timestamp) + self._canon
+        unique = "event" + sub_type + orgid + repr(timestamp) + self._canon
         _set(self, "_hash", sha256_hex(unique))
 
     @property

@@ -45,6 +45,7 @@ __all__ = [
     "make_raw",
     "run_filter",
     "run_pipeline",
+    "snapshot",
 ]
 
 #: Set to 1 to (re)write golden files instead of comparing with them.
@@ -265,8 +266,12 @@ def assert_filter_contract(
         raise AssertionError(f"{name}: bad input {label} did not raise InputError")
 
 
-def _snapshot(archive: Archive) -> dict[str, dict[str, Any]]:
-    """The whole collection by ``_hash``, without ids, leases and failure times; sets sorted."""
+def snapshot(archive: Archive) -> dict[str, dict[str, Any]]:
+    """The whole collection by ``_hash``, without ids, leases and failure times.
+
+    Arrays whose order MongoDB does not define (``_ref``, ``_cref``, ``filters``)
+    are sorted, so two runs that should agree compare equal with ``==``.
+    """
     result = {}
     for doc in archive.collection.find({}, {"_id": 0, "_lease": 0}):
         for record in (doc.get("_failed") or {}).values():
@@ -295,10 +300,10 @@ def assert_idempotent(
     docs = list(documents)
     all_settings = {name: dict(settings or {})}
     first = run_pipeline(archive, docs, filters=[name], settings=all_settings)
-    before = _snapshot(archive)
+    before = snapshot(archive)
     again = run_pipeline(archive, docs, filters=[name], settings=all_settings)
     assert again.filters[name].handled == 0, f"{name}: a second run found work again"
-    assert _snapshot(archive) == before, f"{name}: a second run changed the database"
+    assert snapshot(archive) == before, f"{name}: a second run changed the database"
     fid = load_filter(name, settings).info.id
     forgotten = archive.collection.update_many({"filters": fid}, {"$pull": {"filters": fid}})
     fresh = Archive(archive.collection)  # no memory of the hashes written by the first run
@@ -309,5 +314,5 @@ def assert_idempotent(
         f"expected {forgotten.modified_count}"
     )
     assert stats.inserted == 0, f"{name}: reprocessing added {stats.inserted} new instances"
-    assert _snapshot(archive) == before, f"{name}: reprocessing changed the database"
+    assert snapshot(archive) == before, f"{name}: reprocessing changed the database"
     return first

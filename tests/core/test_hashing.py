@@ -122,7 +122,7 @@ def test_canonical_matches_reference(value: object) -> None:
 scalars = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
 )
-sub_types = st.sampled_from(["ipv4", "url", "username", "password", "x", "port"])
+sub_types = st.sampled_from(["ipv4", "url", "username", "password", "x", "port", "città", "ñ_1"])
 attributes = st.builds(Attribute, sub_types, scalars)
 children = st.recursive(
     attributes,

@@ -14,6 +14,7 @@ from cybexp_core import Attribute, Consumes, Event, FilterInfo, Raw, hookimpl
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.plugins import LoadedFilter, load_filters
+from cybexp_core.testing import snapshot
 from cybexp_core.worker import Runner
 from fakes import IpSightings, entry_point
 
@@ -38,11 +39,6 @@ def _store(archive: Archive, *datas: dict[str, Any], sub_type: str = "demo") -> 
     return raws
 
 
-def _snapshot(archive: Archive) -> list[dict[str, Any]]:
-    docs = archive.collection.find({}, {"_id": 0, "_failed": 0, "_lease": 0}).sort("_hash", 1)
-    return [{k: sorted(v) if k in ("_ref", "filters") else v for k, v in d.items()} for d in docs]
-
-
 def test_hook_filter_outputs_are_written_and_inputs_marked(archive: Archive) -> None:
     [raw] = _store(archive, {"ips": ["10.0.0.1", "10.0.0.2"], "ts": 100})
     summary = _run(archive, _filters(IPS))
@@ -62,20 +58,20 @@ def test_many_batches_and_a_second_run_change_nothing(archive: Archive) -> None:
     _store(archive, *({"ips": [f"10.0.{i // 250}.{i % 250}"], "ts": i} for i in range(60)))
     first = _run(archive, _filters(IPS), batch_size=7)
     assert first.filters["ips"].processed == 60 and first.filters["ips"].batches == 9
-    before = _snapshot(archive)
+    before = snapshot(archive)
     second = _run(archive, _filters(IPS), batch_size=7)
     assert second.total().handled == 0
-    assert _snapshot(archive) == before
+    assert snapshot(archive) == before
 
 
 def test_reprocessing_after_a_crash_before_marking_gives_the_same_state(archive: Archive) -> None:
     _store(archive, *({"ips": ["10.1.1.1", f"10.2.2.{i}"], "ts": 7} for i in range(20)))
     _run(archive, _filters(IPS))
-    expected = _snapshot(archive)
+    expected = snapshot(archive)
     # Forget the marks, as if the worker died after writing outputs and before marking.
     archive.collection.update_many({"itype": "raw"}, {"$unset": {"filters": "", "_ref": ""}})
     _run(archive, _filters(IPS))
-    assert _snapshot(archive) == expected
+    assert snapshot(archive) == expected
     assert archive.collection.count_documents({"itype": "event"}) == 21
 
 

@@ -120,20 +120,6 @@ def store_cowrie(archive: Archive, count: int, seed: int = 1) -> int:
     return len(raws)
 
 
-def snapshot(archive: Archive) -> dict[str, dict[str, Any]]:
-    """The whole collection, keyed by _hash, without what legitimately differs between runs
-    (ids, leases, failure times); arrays whose order MongoDB does not define are sorted."""
-    result = {}
-    for doc in archive.collection.find({}, {"_id": 0, "_lease": 0}):
-        for record in (doc.get("_failed") or {}).values():
-            record.pop("time", None)
-        for key in ("_ref", "filters", "_cref"):
-            if isinstance(doc.get(key), list):
-                doc[key] = sorted(doc[key])
-        result[doc["_hash"]] = doc
-    return result
-
-
 def cli(
     uri: str, db: str, *args: str, config: Path | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:

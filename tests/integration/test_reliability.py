@@ -10,7 +10,6 @@ from conftest import (
     cli,
     database,
     runner_config,
-    snapshot,
     start_cli,
     store_cowrie,
     summary_of,
@@ -18,6 +17,7 @@ from conftest import (
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.server import LocalServer
+from cybexp_core.testing import snapshot
 
 COWRIE_ID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"
 DOCUMENTS = 2500
