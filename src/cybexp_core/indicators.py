@@ -14,12 +14,27 @@ from cybexp_core.errors import InputError
 from cybexp_core.models import Attribute
 
 __all__ = [
+    "INDICATOR_TYPES",
     "host_attribute",
     "normalize_host",
     "normalize_url",
     "url_attributes",
     "url_host",
 ]
+
+#: Attribute sub_types that identify something (an address, a file, a mailbox): what
+#: correlation links events on and what ``related`` tries first for an untyped value.
+INDICATOR_TYPES = (
+    "ipv4",
+    "ipv6",
+    "domain",
+    "url",
+    "email_addr",
+    "sha256",
+    "sha1",
+    "md5",
+    "hassh",
+)
 
 _CONTROL = frozenset(chr(code) for code in (*range(32), 127))
 

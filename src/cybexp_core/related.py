@@ -42,7 +42,7 @@ from pymongo.collection import Collection
 
 from cybexp_core.app import App, pass_app
 from cybexp_core.errors import InputError, InvalidInstanceError
-from cybexp_core.indicators import normalize_host, normalize_url
+from cybexp_core.indicators import INDICATOR_TYPES, normalize_host, normalize_url
 from cybexp_core.models import Attribute, Child, Object, Session
 
 __all__ = [
@@ -86,15 +86,7 @@ _LIGHT = {
 }
 #: Attribute sub_types tried for a VALUE given without --type.
 GUESS_TYPES = (
-    "ipv4",
-    "ipv6",
-    "domain",
-    "url",
-    "email_addr",
-    "sha256",
-    "sha1",
-    "md5",
-    "hassh",
+    *INDICATOR_TYPES,
     "username",
     "password",
     "filename",

@@ -9,6 +9,7 @@ from typing import Any
 from attrs import frozen
 
 from cybexp_core import PluginError
+from cybexp_core.indicators import INDICATOR_TYPES
 
 __all__ = [
     "DEFAULT_ATTRIBUTES",
@@ -20,17 +21,7 @@ __all__ = [
 ]
 
 #: Attribute sub_types that identify something (an address, a file, a mailbox).
-DEFAULT_ATTRIBUTES = (
-    "ipv4",
-    "ipv6",
-    "domain",
-    "url",
-    "email_addr",
-    "sha256",
-    "sha1",
-    "md5",
-    "hassh",
-)
+DEFAULT_ATTRIBUTES = INDICATOR_TYPES
 #: Object sub_types correlated as a whole (a username/password pair).
 DEFAULT_OBJECTS = ("credential",)
 #: Networks whose addresses mean a different machine in every organisation.
