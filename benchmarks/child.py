@@ -21,19 +21,23 @@ from cybexp_core.worker import Runner
 
 
 class CommandCounter(monitoring.CommandListener):
-    """Counts every command pymongo sends."""
+    """Counts every command pymongo sends, and the seconds spent waiting for each kind."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         self.counts[event.command_name] = self.counts.get(event.command_name, 0) + 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        self._took(event.command_name, event.duration_micros)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self._took(event.command_name, event.duration_micros)
+
+    def _took(self, name: str, micros: int) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + micros / 1e6
 
 
 def _peak_rss_kb() -> int:
@@ -69,6 +73,7 @@ def main() -> None:
         runner.on_progress = progress
     archive.ensure_indexes()
     counter.counts.clear()
+    counter.seconds.clear()
     started = time.perf_counter()
     summary = runner.run_once()
     seconds = time.perf_counter() - started
@@ -78,6 +83,7 @@ def main() -> None:
             {
                 "seconds": seconds,
                 "commands": counter.counts,
+                "command_seconds": {k: round(v, 3) for k, v in counter.seconds.items()},
                 "peak_rss_mb": peak_kb / 1024,
                 "summary": summary.as_dict(),
             }

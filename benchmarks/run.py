@@ -188,10 +188,12 @@ def floor(client: MongoClient, source_db: str, floor_db: str) -> dict[str, float
     started = time.perf_counter()
     if instances:
         target.collection.insert_many(instances, ordered=False)
+    inserted = time.perf_counter()
     if marks:
         target.collection.bulk_write(marks, ordered=False)
     return {
         "seconds": time.perf_counter() - started,
+        "insert_seconds": inserted - started,
         "instances": len(instances),
         "marks": len(marks),
     }
@@ -229,8 +231,10 @@ def run_workload(name: str, corpus: Path, count: int, uri: str) -> dict[str, Any
         "e2e_instances_per_s": totals[3] / e2e["seconds"],
         "commands_per_doc": commands / len(raws),
         "commands": e2e["commands"],
+        "command_seconds": e2e["command_seconds"],
         "peak_rss_mb": e2e["peak_rss_mb"],
         "floor_seconds": base["seconds"],
+        "floor_insert_seconds": base["insert_seconds"],
         "new_instance_documents": base["instances"],
         "share_of_floor": base["seconds"] / e2e["seconds"],
     }

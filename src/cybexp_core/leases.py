@@ -122,6 +122,11 @@ class Leases:
         log.warning("claim on %s lost %d races in a row; will try again", key, _MAX_RACES)
         return []
 
+    def cursor(self, key: str) -> ObjectId | None:
+        """Where the next claim on ``key`` starts (``None``: at the oldest document)."""
+        state = self.state.find_one({"_id": key}, {"cursor": 1})
+        return None if state is None else state.get("cursor")
+
     def release(self, key: str, token: str) -> None:
         """The batch is marked: forget its lease."""
         self.state.update_one({"_id": key}, {"$pull": {"leases": {"id": token}}})

@@ -138,6 +138,10 @@ def _describe_write_error(exc: BaseException) -> tuple[str, str]:
     return "OutputNotStored", str(exc)[:300]
 
 
+def _reads_only_raw(flt: LoadedFilter) -> bool:
+    return all(consumes.itype == "raw" for consumes in flt.info.consumes)
+
+
 def _raw_refs(result: FilterResult, listed: set[str], room: int) -> tuple[list[str], int]:
     """New hashes for a raw document's ``_ref`` (outputs first, then descendants), at most
     ``room`` of them, and how many there were."""
@@ -311,17 +315,22 @@ class Runner:
         full pass every ``settings.rescan_seconds``.
         """
         total = FilterStats()
+        leases = self.archive.leases
         for consumes in flt.info.consumes:
-            key = self.archive.leases.key(flt.info.id, consumes)
-            rewound = False
+            key = leases.key(flt.info.id, consumes)
+            # A walk from the oldest document that finds nothing has done what the
+            # rewound walk would do: no second pass then.
+            from_oldest = leases.cursor(key) is None
+            rewound = claimed = False
             while not self.stop_event.is_set():
                 stats = self.run_batch(flt, consumes)
                 total.add(stats)
                 if stats.batches:
+                    claimed = True
                     continue
-                if rewound:
+                if rewound or (from_oldest and not claimed):
                     break
-                self.archive.leases.rewind(key, self._rewind_point(key, full))
+                leases.rewind(key, self._rewind_point(key, full))
                 rewound = True
         return total
 
@@ -337,18 +346,29 @@ class Runner:
         """Drain all pending work, chained filters included, then return the counts.
 
         Passes repeat while any filter handled a document, so a filter that
-        consumes another's output sees it in the same run.
+        consumes another's output sees it in the same run. A later pass drains
+        only the filters that can have new input: not those that read raw
+        documents alone (filters never write raw documents, and each drain ends
+        with its own pass over the whole queue), and not those before whose last
+        drain nothing new was written.
         """
         started = time.monotonic()
         summary = RunSummary({flt.info.name: FilterStats() for flt in self.filters})
-        for _ in range(max_passes):
+        written = 0  # instances written so far in this run
+        seen: dict[str, int] = {}  # ``written`` when each filter last drained
+        for number in range(max_passes):
             handled = 0
             for flt in self.filters:
                 if self.stop_event.is_set():
                     break
+                fid = flt.info.id
+                if number and (_reads_only_raw(flt) or seen.get(fid) == written):
+                    continue
+                seen[fid] = written
                 stats = self.drain(flt)
                 summary.filters[flt.info.name].add(stats)
                 handled += stats.handled
+                written += stats.instances
             if handled == 0 or self.stop_event.is_set():
                 break
         else:
