@@ -8,9 +8,8 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from email.message import EmailMessage, Message
-from email.parser import Parser
-from email.policy import default
 from itertools import chain
+from string import ascii_letters, digits
 
 from attrs import define, field
 
@@ -18,11 +17,13 @@ from cybexp_core import Problem
 from cybexp_filter_email.headers import clean
 from cybexp_filter_email.htmltext import render_html
 from cybexp_filter_email.message import CUT_MARK
+from cybexp_filter_email.policy import parse_message
 
 __all__ = ["Attachment", "Content", "decode_text", "read_content"]
 
 _DELIMITER = re.compile(r"^--([^\s]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
-_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]+")
+#: ASCII bytes outside the base64 alphabet (A-Z, a-z, 0-9, +, /): skipped when decoding.
+_NOT_BASE64 = bytes(set(range(128)) - set(f"{ascii_letters}{digits}+/".encode()))
 _CHUNK = 1 << 20
 #: Charsets tried, in order, when the declared one is unknown or does not fit the bytes.
 _FALLBACKS = ("utf-8", "cp1252")
@@ -121,10 +122,11 @@ def _slices(text: str, start: int = 0, end: int | None = None) -> Iterator[str]:
 def _iter_base64(pieces: Iterable[str]) -> Iterator[bytes]:
     """Decode base64 a chunk at a time, as the stdlib does: stop at the first padding,
     skip characters outside the alphabet. No full copy of the attachment is made."""
-    carry = ""
+    carry = b""
     for piece in pieces:
         chunk, pad, _ = piece.partition("=")
-        data = carry + _NOT_BASE64.sub("", chunk)
+        # Non-ASCII characters are outside the alphabet too: drop them, then the rest.
+        data = carry + chunk.encode("ascii", "ignore").translate(None, _NOT_BASE64)
         usable = len(data) - len(data) % 4
         if usable:
             yield binascii.a2b_base64(data[:usable])
@@ -132,7 +134,7 @@ def _iter_base64(pieces: Iterable[str]) -> Iterator[bytes]:
         if pad:
             break
     if len(carry) > 1:
-        yield binascii.a2b_base64(carry + "=" * (-len(carry) % 4))
+        yield binascii.a2b_base64(carry + b"=" * (-len(carry) % 4))
 
 
 def _cte(part: Message) -> str:
@@ -203,8 +205,8 @@ def _recover(part: Message) -> Message | None:
     if delimiter:
         boundary = delimiter.group(1).replace('"', "")
         header = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'
-        return Parser(policy=default).parsestr(header + payload)
-    inner = Parser(policy=default).parsestr(payload.lstrip("\r\n"))
+        return parse_message(header + payload)
+    inner = parse_message(payload.lstrip("\r\n"))
     return inner if "content-type" in inner else None
 
 

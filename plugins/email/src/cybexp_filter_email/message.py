@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.parser import Parser
-from email.policy import default
 from typing import Any
 
 from attrs import define, field
 
 from cybexp_core import InputError, Problem
+from cybexp_filter_email.policy import parse_message
 
 __all__ = ["CUT_MARK", "Loaded", "Source", "load_message", "message_text"]
 
@@ -124,6 +123,17 @@ def _not_mail_reason(text: str) -> str:
     return f"email: no header fields at the start of the message (first line: {first!r})"
 
 
+def _has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds lone surrogates (bytes ingest could not decode)."""
+    if text.isascii():
+        return False
+    try:  # Latin-1 text (a file ingest read as Latin-1) has none: a quick copy says so
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _SURROGATE.search(text) is not None
+    return False
+
+
 def load_message(source: Source, max_chars: int) -> Loaded:
     """Parse ``text`` (at most ``max_chars`` of it) with the stdlib parser, policy ``default``.
 
@@ -131,7 +141,7 @@ def load_message(source: Source, max_chars: int) -> Loaded:
     """
     problems: list[Problem] = []
     text = source.text
-    if _SURROGATE.search(text):
+    if _has_surrogates(text):
         text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     text = _strip_envelope(text)
     truncated = CUT_MARK in text[-len(CUT_MARK) - 2 :]
@@ -149,7 +159,7 @@ def load_message(source: Source, max_chars: int) -> Loaded:
         text = text[:cut] + CUT_MARK + "\n"
         truncated = True
     try:
-        message = Parser(policy=default).parsestr(text)
+        message = parse_message(text)
     except Exception as exc:
         raise InputError(f"email: the stdlib parser failed: {type(exc).__name__}: {exc}") from exc
     if not message.keys():
