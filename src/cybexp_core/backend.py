@@ -261,8 +261,10 @@ class Archive:
         Instances are de-duplicated in memory; hashes this process has already
         stored are skipped; attributes, objects and events are insert-only (a
         stored document wins, as in TAHOE); sessions are upserted and merged
-        (``_ref`` union, earliest ``start_time``, latest ``end_time``). Running
-        it twice with the same input leaves the database unchanged.
+        (``_ref`` union, earliest ``start_time``, latest ``end_time``), a session
+        with ``max_events`` up to its cap (then ``saturated: true``). Running it
+        twice with the same input leaves the database unchanged (but for the
+        ``saturated`` mark on a capped session that the first run filled exactly).
         """
         unique: dict[str, Instance] = {}
         sessions: dict[str, list[Session]] = {}
