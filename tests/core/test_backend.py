@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from cybexp_core import Attribute, Event, Object, Raw, Session
-from cybexp_core.backend import Archive
+from cybexp_core.backend import Archive, _session_update
 from cybexp_core.config import Settings
 
 
@@ -220,3 +220,16 @@ def test_concurrent_writers_respect_the_cap(archive: Archive, mongo_uri: str) ->
     stored = _stored_session(archive)
     assert len(stored["_ref"]) == 1 + 8 and stored["saturated"] is True
     assert (stored["start_time"], stored["end_time"]) == (0.0, 304.2)
+
+
+def test_a_capped_upsert_that_lost_the_insert_race_still_adds_its_events(
+    archive: Archive,
+) -> None:
+    """A duplicate key on a capped upsert means "full" or "another writer just created it";
+    the redo tells them apart."""
+    losing = _session_update([_capped("e2", 2.0), _capped("e3", 3.0)])
+    archive.write_instances([_capped("e1", 1.0)])  # the other writer's insert won
+    archive.collection.bulk_write(losing.retry(), ordered=False)
+    stored = _stored_session(archive)
+    assert stored["_ref"][1:] == ["e1", "e2", "e3"] and "saturated" not in stored
+    assert (stored["start_time"], stored["end_time"]) == (1.0, 3.0)
