@@ -64,7 +64,76 @@ class WriteStats:
     sessions: int = 0
 
 
-def _session_update(sessions: Sequence[Session]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _merged_times(sessions: Sequence[Session]) -> dict[str, Any]:
+    """``$min``/``$max`` of the versions' times (earliest start, latest end, longest duration)."""
+    times: dict[str, Any] = {}
+    starts = [s.start_time for s in sessions if s.start_time is not None]
+    ends = [s.end_time for s in sessions if s.end_time is not None]
+    durations = [s.duration for s in sessions if s.duration is not None]
+    if starts:
+        times["$min"] = {"start_time": min(starts)}
+    maxima = {}
+    if ends:
+        maxima["end_time"] = max(ends)
+    if durations:
+        maxima["duration"] = max(durations)
+    if maxima:
+        times["$max"] = maxima
+    return times
+
+
+@define
+class _SessionWrite:
+    """The upsert that merges every version of a session seen in a batch.
+
+    A capped session (``max_events``) lists at most ``limit`` refs: its own
+    (identity) refs and ``max_events`` events. Its upsert matches only while
+    ``_ref`` is shorter than that, so on a full session it tries to insert and
+    fails on the unique ``_hash`` index; :meth:`retry` then only merges the
+    times and marks it ``saturated``. :meth:`trim` cuts what several events
+    added at once beyond the limit.
+    """
+
+    query: dict[str, Any]
+    update: dict[str, Any]
+    limit: int | None = None
+    times: dict[str, Any] = field(factory=dict)
+    #: Refs beyond the session's own that the update adds (at most).
+    adds: int = 0
+
+    def upsert(self) -> UpdateOne:
+        return UpdateOne(self.query, self.update, upsert=True)
+
+    def retry(self) -> list[UpdateOne]:
+        """What to write after the upsert failed with a duplicate key."""
+        if self.limit is None:
+            # Two writers upserted the same new session: now it exists, retry as update.
+            return [self.upsert()]
+        full = {"_hash": self.query["_hash"], f"_ref.{self.limit - 1}": {"$exists": True}}
+        return [
+            # Full: its new events stay out, their times go in. Listed first: servers run
+            # an unordered batch in order (mongod and SecantusDB do), so the next op cannot
+            # fill it before (at worst a session filled exactly would be marked saturated).
+            UpdateOne(full, {**self.times, "$set": {"saturated": True}}),
+            # Not full: another writer created it concurrently; add to it.
+            UpdateOne(self.query, self.update),
+        ]
+
+    def trim(self) -> UpdateOne | None:
+        """Cut ``_ref`` back to the limit, if this write may have gone past it.
+
+        Adding one event to a session that is not full cannot; several can (a
+        batch on an almost full session, or concurrent writers).
+        """
+        if self.limit is None or self.adds < 2:
+            return None
+        return UpdateOne(
+            {"_hash": self.query["_hash"], f"_ref.{self.limit}": {"$exists": True}},
+            {"$push": {"_ref": {"$each": [], "$slice": self.limit}}, "$set": {"saturated": True}},
+        )
+
+
+def _session_update(sessions: Sequence[Session]) -> _SessionWrite:
     """One upsert that merges every version of a session seen in a batch."""
     first = sessions[0]
     refs = list(dict.fromkeys(h for s in sessions for h in (*s._ref, *s.events)))
@@ -77,19 +146,19 @@ def _session_update(sessions: Sequence[Session]) -> tuple[dict[str, Any], dict[s
         },
         "$addToSet": {"_ref": {"$each": refs}},
     }
-    starts = [s.start_time for s in sessions if s.start_time is not None]
-    ends = [s.end_time for s in sessions if s.end_time is not None]
-    durations = [s.duration for s in sessions if s.duration is not None]
-    if starts:
-        update["$min"] = {"start_time": min(starts)}
-    maxima = {}
-    if ends:
-        maxima["end_time"] = max(ends)
-    if durations:
-        maxima["duration"] = max(durations)
-    if maxima:
-        update["$max"] = maxima
-    return {"_hash": first._hash}, update
+    times = _merged_times(sessions)
+    update.update(times)
+    query: dict[str, Any] = {"_hash": first._hash}
+    caps = [s.max_events for s in sessions if s.max_events is not None]
+    if not caps:
+        return _SessionWrite(query, update)
+    limit = len(first._ref) + min(caps)
+    if len(refs) > limit:
+        refs = refs[:limit]
+        update["$addToSet"] = {"_ref": {"$each": refs}}
+        update["$set"] = {"saturated": True}
+    query[f"_ref.{limit - 1}"] = {"$exists": False}
+    return _SessionWrite(query, update, limit, times, adds=len(refs) - len(first._ref))
 
 
 @define
@@ -192,8 +261,10 @@ class Archive:
         Instances are de-duplicated in memory; hashes this process has already
         stored are skipped; attributes, objects and events are insert-only (a
         stored document wins, as in TAHOE); sessions are upserted and merged
-        (``_ref`` union, earliest ``start_time``, latest ``end_time``). Running
-        it twice with the same input leaves the database unchanged.
+        (``_ref`` union, earliest ``start_time``, latest ``end_time``), a session
+        with ``max_events`` up to its cap (then ``saturated: true``). Running it
+        twice with the same input leaves the database unchanged (but for the
+        ``saturated`` mark on a capped session that the first run filled exactly).
         """
         unique: dict[str, Instance] = {}
         sessions: dict[str, list[Session]] = {}
@@ -213,18 +284,22 @@ class Archive:
             stats.sessions = len(sessions)
         return stats
 
-    def _upsert_sessions(self, updates: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
-        ops = [UpdateOne(query, update, upsert=True) for query, update in updates]
+    def _upsert_sessions(self, writes: list[_SessionWrite]) -> None:
+        """Upsert sessions; redo those that failed with a duplicate key (see ``_SessionWrite``)."""
+        pending = [(write.upsert(), write) for write in writes]
         for attempt in range(3):
             try:
-                self.collection.bulk_write(ops, ordered=False)
-                return
+                self.collection.bulk_write([op for op, _ in pending], ordered=False)
+                break
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
                 if attempt == 2 or any(e.get("code") != DUPLICATE_KEY for e in errors):
                     raise
-                # Two writers upserted the same new session: now it exists, retry as update.
-                ops = [ops[e["index"]] for e in errors]
+                failed = [pending[e["index"]] for e in errors]
+                pending = [(redo, write) for op, write in failed for redo in write.retry()]
+        trims = [op for op in (write.trim() for write in writes) if op is not None]
+        if trims:
+            self.collection.bulk_write(trims, ordered=False)
 
     # ------------------------------------------------------------------ marks
 

@@ -12,9 +12,10 @@ TAHOE's ``canonical()``.
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from attrs import field, frozen
 
@@ -270,6 +271,19 @@ def _check_timestamp(owner: str, name: str, value: object, *, optional: bool = F
         raise InvalidInstanceError(f"{owner}: {name} must be finite, got {value!r}")
 
 
+def _check_max_events(owner: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInstanceError(
+            f"{owner}: max_events must be None or a positive int, got {value!r}"
+        )
+
+
+class _Keep(enum.Enum):
+    """Default of :meth:`Session.with_events`'s ``max_events``: keep the session's own."""
+
+    KEEP = "keep"
+
+
 @frozen(slots=True, eq=False)
 class Event(_Composite):
     """Something that happened at ``timestamp``, reported by ``orgid``.
@@ -352,6 +366,11 @@ class Session(_Composite):
     ``end_time`` and ``duration`` are not hashed; the backend merges them into
     the stored session (earliest start, latest end, longest duration), so the
     result does not depend on the order in which events arrive.
+
+    ``max_events`` (keyword only, not hashed, not in ``doc``) caps the events
+    the stored session lists: once its ``_ref`` holds the identity and that
+    many events, further events are not added (their times still are) and the
+    stored session gets ``saturated: true``. ``None``: no cap.
     """
 
     itype: ClassVar[str] = "session"
@@ -361,6 +380,7 @@ class Session(_Composite):
     start_time: float | None = None
     end_time: float | None = None
     duration: float | None = None
+    max_events: int | None = field(default=None, kw_only=True)
     _data: dict[str, list[Any]] = field(init=False, repr=False)
     _canon: str = field(init=False, repr=False)
     _cref: tuple[str, ...] = field(init=False, repr=False)
@@ -371,6 +391,8 @@ class Session(_Composite):
         owner = f"Session {self.sub_type!r}"
         _check_sub_type("Session", self.sub_type)
         self._set_stamp(self.events, self.start_time, self.end_time, self.duration)
+        if self.max_events is not None:
+            _check_max_events(owner, self.max_events)
         _set(self, "children", _as_children(owner, self.children))
         self._derive_children()
         _set(self, "_hash", sha256_hex("session" + self.sub_type + self._canon))
@@ -394,16 +416,23 @@ class Session(_Composite):
         start_time: float | None = None,
         end_time: float | None = None,
         duration: float | None = None,
+        max_events: int | Literal[_Keep.KEEP] | None = _Keep.KEEP,
     ) -> Session:
         """The same session (identity and hash) carrying other events and times.
 
         Cheaper than building it again: the identity is neither validated nor
         hashed a second time. Filters that emit one session per event use it.
+        ``max_events`` is this session's unless given (``None`` removes the cap).
         """
         copy = object.__new__(Session)
         for name in ("sub_type", "children", "_data", "_canon", "_cref", "_ref", "_hash"):
             _set(copy, name, getattr(self, name))
         copy._set_stamp(events, start_time, end_time, duration)
+        if max_events is _Keep.KEEP:
+            max_events = self.max_events
+        elif max_events is not None:
+            _check_max_events(f"Session {self.sub_type!r}", max_events)
+        _set(copy, "max_events", max_events)
         return copy
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from cybexp_core import Attribute, Event, Object, Raw, Session
-from cybexp_core.backend import Archive
+from cybexp_core.backend import Archive, _session_update
 from cybexp_core.config import Settings
 
 
@@ -104,3 +104,132 @@ def test_raw_documents_are_deduplicated_by_hash(archive: Archive) -> None:
     assert archive.insert_raw(raws) == (2, 1)
     assert archive.insert_raw(raws) == (0, 3)
     assert archive.collection.find_one({"data.a": 1})["orgid"] == "org1"
+
+
+def _capped(event: str, ts: float, cap: int | None = 3) -> Session:
+    return Session(
+        "correlation",
+        [Attribute("domain", "update.example.com")],
+        events=[event],
+        start_time=ts,
+        end_time=ts,
+        max_events=cap,
+    )
+
+
+def _stored_session(archive: Archive) -> dict:
+    found = list(archive.collection.find({"itype": "session"}, {"_id": 0}))
+    assert len(found) == 1
+    return found[0]
+
+
+def test_a_capped_session_stops_at_max_events_and_still_merges_times(archive: Archive) -> None:
+    """Cap 3, five events in two batches (2, then 3): the first three are listed, the
+    session is saturated, and the cut-off events' times are merged."""
+    identity = Attribute("domain", "update.example.com")._hash
+    archive.write_instances([_capped("e1", 10.0), _capped("e2", 20.0)])
+    first = _stored_session(archive)
+    assert first["_ref"] == [identity, "e1", "e2"] and "saturated" not in first
+
+    archive.write_instances([_capped("e3", 30.0), _capped("e4", 5.0), _capped("e5", 50.0)])
+    stored = _stored_session(archive)
+    assert stored["_ref"] == [identity, "e1", "e2", "e3"]
+    assert stored["saturated"] is True
+    assert (stored["start_time"], stored["end_time"]) == (5.0, 50.0)
+
+    # a full session: a new event is not listed, its time is merged; nothing else changes
+    Archive(archive.collection).write_instances([_capped("e6", 60.0), _capped("e7", 1.0)])
+    again = _stored_session(archive)
+    assert again["_ref"] == stored["_ref"]
+    assert (again["start_time"], again["end_time"]) == (1.0, 60.0)
+    assert archive.collection.count_documents({"_ref": "e6"}) == 0
+
+
+def test_one_batch_past_the_cap_is_cut_to_it(archive: Archive) -> None:
+    archive.write_instances([_capped(f"e{i}", float(i)) for i in range(5)])
+    stored = _stored_session(archive)
+    assert stored["_ref"][1:] == ["e0", "e1", "e2"] and stored["saturated"] is True
+    assert (stored["start_time"], stored["end_time"]) == (0.0, 4.0)
+
+
+def test_an_almost_full_session_is_not_overshot_by_a_batch(archive: Archive) -> None:
+    archive.write_instances([_capped("e1", 1.0), _capped("e2", 2.0)])
+    archive.write_instances([_capped("e3", 3.0), _capped("e4", 4.0)])
+    stored = _stored_session(archive)
+    assert stored["_ref"][1:] == ["e1", "e2", "e3"] and stored["saturated"] is True
+    assert stored["end_time"] == 4.0
+
+
+def test_a_cap_not_reached_leaves_no_mark(archive: Archive) -> None:
+    archive.write_instances([_capped("e1", 1.0, cap=4)])
+    archive.write_instances([_capped("e2", 2.0, cap=4), _capped("e3", 3.0, cap=4)])
+    stored = _stored_session(archive)
+    assert stored["_ref"][1:] == ["e1", "e2", "e3"]
+    assert "saturated" not in stored
+    # re-writing the same events adds nothing and does not mark it
+    archive.write_instances([_capped("e1", 1.0, cap=4), _capped("e2", 2.0, cap=4)])
+    assert _stored_session(archive) == stored
+
+
+def test_an_uncapped_session_is_unaffected(archive: Archive) -> None:
+    archive.write_instances([_capped(f"e{i}", float(i), cap=None) for i in range(3)])
+    archive.write_instances([_capped(f"e{i}", float(i), cap=None) for i in range(3, 6)])
+    stored = _stored_session(archive)
+    uncapped = Session("correlation", [Attribute("domain", "update.example.com")])
+    assert stored["_ref"] == [*uncapped._ref, *(f"e{i}" for i in range(6))]
+    assert stored.keys() == {
+        "itype",
+        "data",
+        "_cref",
+        "_ref",
+        "sub_type",
+        "_hash",
+        "start_time",
+        "end_time",
+    }
+
+
+def test_the_smallest_cap_of_a_batch_applies(archive: Archive) -> None:
+    archive.write_instances([_capped("e1", 1.0, cap=10), _capped("e2", 2.0, cap=1)])
+    stored = _stored_session(archive)
+    assert stored["_ref"][1:] == ["e1"] and stored["saturated"] is True
+
+
+def test_concurrent_writers_respect_the_cap(archive: Archive, mongo_uri: str) -> None:
+    settings = Settings(mongo_url=mongo_uri, db=archive.collection.database.name)
+    errors: list[BaseException] = []
+
+    def write(offset: int) -> None:
+        writer = Archive.connect(settings)
+        try:
+            for n in range(5):  # small batches racing on one session
+                writer.write_instances(
+                    [_capped(f"w{offset}-{n}-{i}", offset + n + i / 10, cap=8) for i in range(3)]
+                )
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            writer.close()
+
+    threads = [threading.Thread(target=write, args=(k * 100,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    stored = _stored_session(archive)
+    assert len(stored["_ref"]) == 1 + 8 and stored["saturated"] is True
+    assert (stored["start_time"], stored["end_time"]) == (0.0, 304.2)
+
+
+def test_a_capped_upsert_that_lost_the_insert_race_still_adds_its_events(
+    archive: Archive,
+) -> None:
+    """A duplicate key on a capped upsert means "full" or "another writer just created it";
+    the redo tells them apart."""
+    losing = _session_update([_capped("e2", 2.0), _capped("e3", 3.0)])
+    archive.write_instances([_capped("e1", 1.0)])  # the other writer's insert won
+    archive.collection.bulk_write(losing.retry(), ordered=False)
+    stored = _stored_session(archive)
+    assert stored["_ref"][1:] == ["e1", "e2", "e3"] and "saturated" not in stored
+    assert (stored["start_time"], stored["end_time"]) == (1.0, 3.0)

@@ -106,10 +106,31 @@ def test_with_events_keeps_the_identity_and_validates_the_stamp() -> None:
     identity = [Attribute("sessionid", "abc"), Attribute("sesnor", "s1")]
     base = Session("cowrie_session", identity)
     stamped = base.with_events(["e1"], start_time=1, end_time=2, duration=1)
-    rebuilt = Session("cowrie_session", identity, events=["e1"], start_time=1, end_time=2,
-                      duration=1)
+    rebuilt = Session(
+        "cowrie_session", identity, events=["e1"], start_time=1, end_time=2, duration=1
+    )
     assert stamped._hash == base._hash
     assert stamped.doc == rebuilt.doc
     assert base.events == () and "start_time" not in base.doc
     with pytest.raises(InvalidInstanceError, match="start_time"):
         base.with_events(start_time="soon")  # type: ignore[arg-type]
+
+
+def test_max_events_is_not_hashed_and_not_stored() -> None:
+    identity = [Attribute("domain", "update.example.com")]
+    plain = Session("correlation", identity, events=["e1"], start_time=1)
+    capped = Session("correlation", identity, events=["e1"], start_time=1, max_events=3)
+    assert capped._hash == plain._hash and capped.doc == plain.doc
+    assert capped.max_events == 3 and plain.max_events is None
+    assert capped.with_events(["e2"]).max_events == 3
+    assert capped.with_events(["e2"], max_events=None).max_events is None
+    assert plain.with_events(["e2"], max_events=5).max_events == 5
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, "3", 2.0])
+def test_max_events_must_be_a_positive_int(bad: object) -> None:
+    identity = [Attribute("domain", "update.example.com")]
+    with pytest.raises(InvalidInstanceError, match="max_events"):
+        Session("correlation", identity, max_events=bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInstanceError, match="max_events"):
+        Session("correlation", identity).with_events(max_events=bad)  # type: ignore[arg-type]

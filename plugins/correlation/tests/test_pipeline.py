@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from correlation_events import DAY, T0, events_in, login, sighting
 
 from cybexp_core import Attribute
 from cybexp_core.backend import Archive
 from cybexp_filter_correlation import FILTER_ID
-from cybexp_filter_correlation.correlate import SESSION_CAP
 
 ATTACKER = "198.51.100.7"
 PHISH_URL = f"http://{ATTACKER}/office365/login.html"
@@ -94,12 +92,6 @@ def test_reprocessing_an_event_adds_nothing(
     assert session_of(ip)["_ref"] == refs
 
 
-@pytest.mark.xfail(
-    not SESSION_CAP,
-    reason="needs core change: Session(max_events=N), the backend's capped session upsert "
-    "(see plugins/correlation/README.md, 'Frequency cut-off')",
-    strict=True,
-)
 def test_frequency_cut_off(
     archive: Archive, store: Callable[..., None], correlate: Callable[..., Any], session_of: Any
 ) -> None:
@@ -118,10 +110,10 @@ def test_frequency_cut_off(
 
     session = session_of(common)
     members = events_in(session, *events)
-    assert 3 <= len(members) < len(events)
+    assert len(members) == 3
     assert session["saturated"] is True
     assert session["end_time"] == T0 + 7  # times are still merged
-    assert len(session["_ref"]) <= 1 + 3 + 5  # identity + cap + one batch of overshoot
+    assert len(session["_ref"]) == 1 + 3  # identity + cap
     assert events_in(session_of(Attribute("ipv4", "198.51.100.1")), events[0], rare) == {
         events[0]._hash,
         rare._hash,
