@@ -6,19 +6,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
 from cybexp_core import FilterResult, InputError, Problem, Session
 from cybexp_filter_correlation.indicators import event_indicators
 from cybexp_filter_correlation.options import Options
 from cybexp_filter_correlation.stoplist import stopped
 
-__all__ = ["SESSION_CAP", "SESSION_SUB_TYPE", "correlate"]
+__all__ = ["SESSION_SUB_TYPE", "correlate"]
 
 #: Sub_type of the sessions this filter makes (ThreatRank walks them).
 SESSION_SUB_TYPE = "correlation"
-#: Whether the installed cybexp-core can cap a session's events (``Session(max_events=)``).
-SESSION_CAP = "max_events" in attrs.fields_dict(Session)
 
 
 def _timestamp(document: Mapping[str, Any]) -> float:
@@ -58,7 +54,6 @@ def correlate(document: Mapping[str, Any], options: Options) -> FilterResult | N
             )
         )
         kept = kept[:limit]
-    cap: dict[str, Any] = {"max_events": options.max_events_per_indicator} if SESSION_CAP else {}
     sessions = [
         Session(
             SESSION_SUB_TYPE,
@@ -66,7 +61,7 @@ def correlate(document: Mapping[str, Any], options: Options) -> FilterResult | N
             events=[event_hash],
             start_time=timestamp,
             end_time=timestamp,
-            **cap,
+            max_events=options.max_events_per_indicator,
         )
         for indicator in kept
     ]
