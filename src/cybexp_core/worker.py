@@ -349,13 +349,13 @@ class Runner:
         consumes another's output sees it in the same run. A later pass drains
         only the filters that can have new input: not those that read raw
         documents alone (filters never write raw documents, and each drain ends
-        with its own pass over the whole queue), and not those before whose last
-        drain nothing new was written.
+        with its own pass over the whole queue), and not those since whose last
+        drain no other filter wrote anything.
         """
         started = time.monotonic()
         summary = RunSummary({flt.info.name: FilterStats() for flt in self.filters})
         written = 0  # instances written so far in this run
-        seen: dict[str, int] = {}  # ``written`` when each filter last drained
+        seen: dict[str, int] = {}  # ``written`` when each filter's last drain ended
         for number in range(max_passes):
             handled = 0
             for flt in self.filters:
@@ -364,11 +364,12 @@ class Runner:
                 fid = flt.info.id
                 if number and (_reads_only_raw(flt) or seen.get(fid) == written):
                     continue
-                seen[fid] = written
                 stats = self.drain(flt)
                 summary.filters[flt.info.name].add(stats)
                 handled += stats.handled
                 written += stats.instances
+                # Its own outputs came after its cursor: this drain walked them already.
+                seen[fid] = written
             if handled == 0 or self.stop_event.is_set():
                 break
         else:
