@@ -44,9 +44,6 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-pass_app = click.make_pass_decorator(App)
-
-
 def fail(message: str) -> click.ClickException:
     """A user-facing error (exit 1) whose text never shows URL credentials."""
     return click.ClickException(redact_url(message) if "://" in message else message)

@@ -70,9 +70,7 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def archive(mongo_uri: str) -> Iterator[Archive]:
-    """An :class:`Archive` on a fresh database with its indexes; dropped after the test."""
+def _fresh_archive(mongo_uri: str) -> Iterator[Archive]:
     name = f"cybexp_test_{uuid.uuid4().hex[:12]}"
     archive = Archive.connect(Settings(mongo_url=mongo_uri, db=name))
     archive.ensure_indexes()
@@ -81,6 +79,18 @@ def archive(mongo_uri: str) -> Iterator[Archive]:
     finally:
         archive.collection.database.client.drop_database(name)
         archive.close()
+
+
+@pytest.fixture
+def archive(mongo_uri: str) -> Iterator[Archive]:
+    """An :class:`Archive` on a fresh database with its indexes; dropped after the test."""
+    yield from _fresh_archive(mongo_uri)
+
+
+@pytest.fixture
+def other_archive(mongo_uri: str) -> Iterator[Archive]:
+    """Another fresh database on the same server, to compare two runs with ``snapshot``."""
+    yield from _fresh_archive(mongo_uri)
 
 
 @pytest.fixture

@@ -153,7 +153,7 @@ def test_kit_helper_heading_is_its_signature(name: str) -> None:
 
 def test_kit_fixtures_are_documented() -> None:
     fixtures = kit_fixtures()
-    assert fixtures == ["mongo_uri", "archive", "plugin_manager"]
+    assert fixtures == ["mongo_uri", "archive", "other_archive", "plugin_manager"]
     text = section(TESTING, "Fixtures")
     for name in fixtures:
         assert f"- `{name}`" in text

@@ -7,16 +7,12 @@ import os
 import random
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from cybexp_core import Raw
 from cybexp_core.backend import Archive
-from cybexp_core.config import Settings
 
 pytest_plugins = ["cybexp_core.testing"]
 
@@ -152,19 +148,6 @@ def runner_config(tmp_path: Path, **runner: Any) -> Path:
 
 def database(archive: Archive) -> str:
     return archive.collection.database.name
-
-
-@pytest.fixture
-def second_archive(mongo_uri: str) -> Iterator[Archive]:
-    """Another fresh database on the same server, for comparing two runs."""
-    name = f"cybexp_test_{uuid.uuid4().hex[:12]}"
-    other = Archive.connect(Settings(mongo_url=mongo_uri, db=name))
-    other.ensure_indexes()
-    try:
-        yield other
-    finally:
-        other.collection.database.client.drop_database(name)
-        other.close()
 
 
 def summary_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:

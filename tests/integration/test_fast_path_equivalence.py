@@ -97,7 +97,7 @@ def _reference_run(archive: Archive, filters: list[LoadedFilter]) -> None:
 
 
 def test_batched_runner_stores_what_the_one_by_one_path_stores(
-    archive: Archive, second_archive: Archive
+    archive: Archive, other_archive: Archive
 ) -> None:
     raws = _inputs()
     sub_types = {raw.sub_type for raw in raws}
@@ -109,10 +109,10 @@ def test_batched_runner_stores_what_the_one_by_one_path_stores(
     summary = Runner(archive, filters, Settings(mongo_url="x", batch_size=97)).run_once()
     assert summary.total().failed == 0
 
-    second_archive.insert_raw(raws)
-    _reference_run(second_archive, filters)
+    other_archive.insert_raw(raws)
+    _reference_run(other_archive, filters)
 
-    fast, reference = snapshot(archive), snapshot(second_archive)
+    fast, reference = snapshot(archive), snapshot(other_archive)
     kinds = {doc["itype"] for doc in reference.values()}
     assert kinds == {"raw", "attribute", "object", "event", "session"}
     assert len(reference) > 3 * len(raws)

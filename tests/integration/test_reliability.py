@@ -35,14 +35,14 @@ def _wait_for(predicate, timeout: float = 300.0, step: float = 0.05) -> None:
 
 
 def test_kill_9_mid_batch_then_restart_equals_an_uninterrupted_run(
-    archive: Archive, second_archive: Archive, mongo_uri: str, tmp_path: Path
+    archive: Archive, other_archive: Archive, mongo_uri: str, tmp_path: Path
 ) -> None:
     config = runner_config(tmp_path, lease_seconds=2, batch_size=200)
-    for target in (archive, second_archive):
+    for target in (archive, other_archive):
         store_cowrie(target, DOCUMENTS)
-    reference = cli(mongo_uri, database(second_archive), "run", "--once", "--json", config=config)
+    reference = cli(mongo_uri, database(other_archive), "run", "--once", "--json", config=config)
     summary_of(reference)
-    expected = snapshot(second_archive)
+    expected = snapshot(other_archive)
 
     kills = 0
     for threshold in (150, 900, 1700):  # kill three times, at different points of the backlog
@@ -108,12 +108,12 @@ def test_server_stopped_and_restarted_under_a_running_worker(tmp_path: Path) -> 
 
 
 def test_two_and_four_workers_give_the_same_result_as_one(
-    mongo_uri: str, tmp_path: Path, archive: Archive, second_archive: Archive
+    mongo_uri: str, tmp_path: Path, archive: Archive, other_archive: Archive
 ) -> None:
     config = runner_config(tmp_path, batch_size=100)
-    store_cowrie(second_archive, DOCUMENTS)
-    summary_of(cli(mongo_uri, database(second_archive), "run", "--once", "--json", config=config))
-    expected = snapshot(second_archive)
+    store_cowrie(other_archive, DOCUMENTS)
+    summary_of(cli(mongo_uri, database(other_archive), "run", "--once", "--json", config=config))
+    expected = snapshot(other_archive)
     for workers in (2, 4):
         archive.collection.delete_many({})
         store_cowrie(archive, DOCUMENTS)
