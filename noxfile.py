@@ -81,7 +81,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Throughput, MongoDB commands per document and memory (see benchmarks/README.md)."""
+    """Throughput, MongoDB commands per document and memory (see benchmarks/run.py)."""
     _install_core(session)
     _install_plugins(session, PLUGINS)
     session.run("python", "benchmarks/run.py", *session.posargs)
