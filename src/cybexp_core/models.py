@@ -73,14 +73,18 @@ def _as_children(owner: str, data: object) -> tuple[Child, ...]:
     return children
 
 
+def _entry(sub_type: str, canons: Iterable[str]) -> str:
+    """``"<sub_type>": "<canonical list of canons>"``: one key of a parent's canonical
+    string (TAHOE quotes each level again)."""
+    return quote(sub_type) + ": " + quote(canonical_group(canons))
+
+
 def _fragment(child: Child) -> str:
-    """``"<sub_type>": "[\\"<canon>\\"]"``: the child's entry in its parent's canonical
-    string when it is the only child of its sub_type (TAHOE quotes each level again).
-    Computed on first use and kept on the child."""
+    """The :func:`_entry` of ``child`` as the only child of its sub_type; computed on
+    first use and kept on the child."""
     fragment = child._fragment
     if fragment is None:
-        group = "[" + quote(child._canon) + "]"
-        fragment = quote(child.sub_type) + ": " + quote(group)
+        fragment = _entry(child.sub_type, (child._canon,))
         _set(child, "_fragment", fragment)
     return fragment
 
@@ -147,7 +151,7 @@ class _Composite(Instance):
         parts = [
             _fragment(group[0])
             if len(group) == 1
-            else quote(sub_type) + ": " + quote(canonical_group(c._canon for c in group))
+            else _entry(sub_type, [c._canon for c in group])
             for sub_type, group in sorted(groups.items())
         ]
         _set(self, "_data", data)

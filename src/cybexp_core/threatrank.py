@@ -72,8 +72,9 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 
 from cybexp_core.app import App, pass_app
+from cybexp_core.backend import flatten
 from cybexp_core.errors import InvalidInstanceError
-from cybexp_core.models import Child, Object, Session
+from cybexp_core.models import Session
 from cybexp_core.related import (
     chunked,
     find_by_hashes,
@@ -304,13 +305,6 @@ def score_events(
 # ---------------------------------------------------------------------------- loading
 
 
-def _descendants(children: Iterable[Child]) -> Iterator[Child]:
-    for child in children:
-        yield child
-        if isinstance(child, Object):
-            yield from _descendants(child.children)
-
-
 def indicator_sessions(data: object, sub_type: str = INDICATOR_SESSION) -> tuple[str, ...]:
     """Hashes of the sessions that would hold an event with ``data``, one per descendant.
 
@@ -323,7 +317,7 @@ def indicator_sessions(data: object, sub_type: str = INDICATOR_SESSION) -> tuple
         children = rebuild_children(data)
     except InvalidInstanceError:
         return ()
-    hashes = {Session(sub_type, [child])._hash: None for child in _descendants(children)}
+    hashes = {Session(sub_type, [child])._hash: None for child in flatten(children)}
     return tuple(hashes)
 
 
