@@ -43,22 +43,13 @@ def _filters() -> list[LoadedFilter]:
     return load_filters(strict=True).filters
 
 
-def _offered(doc: dict[str, Any], flt: LoadedFilter) -> bool:
-    return any(
-        c.itype == doc["itype"] and c.sub_type in (None, doc["sub_type"]) for c in flt.info.consumes
-    )
-
-
 def _write_one_by_one(archive: Archive, instances: list[Any]) -> None:
     coll = archive.collection
     for instance in flatten(instances):
-        stored = coll.find_one({"_hash": instance._hash})
-        if not isinstance(instance, Session):
-            if stored is None:
-                coll.insert_one(instance.doc)
-            continue
-        if stored is None:
+        if coll.find_one({"_hash": instance._hash}) is None:
             coll.insert_one(instance.doc)
+            continue
+        if not isinstance(instance, Session):
             continue
         update: dict[str, Any] = {"$addToSet": {"_ref": {"$each": instance.doc["_ref"]}}}
         for name, op in (("start_time", "$min"), ("end_time", "$max"), ("duration", "$max")):
@@ -75,9 +66,12 @@ def _reference_run(archive: Archive, filters: list[LoadedFilter]) -> None:
         done = 0
         for flt in filters:
             fid = flt.info.id
-            for doc in list(coll.find({"filters": {"$ne": fid}, "_failed": {"$exists": False}})):
-                if not _offered(doc, flt):
-                    continue
+            pending = [
+                doc
+                for consumes in flt.info.consumes
+                for doc in coll.find(Archive.pending_query(fid, flt.info.version, consumes))
+            ]
+            for doc in pending:
                 _id = doc.pop("_id")
                 result = flt.run(doc)
                 mark: dict[str, Any] = {"$addToSet": {"filters": fid}}
