@@ -38,6 +38,7 @@ from cybexp_core.backoff import Backoff
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes, FilterResult
 from cybexp_core.errors import InputError
+from cybexp_core.ingest import RECEIVED
 from cybexp_core.plugins import LoadedFilter
 
 __all__ = ["TRANSIENT_ERRORS", "FilterStats", "RunSummary", "Runner"]
@@ -193,6 +194,8 @@ class Runner:
     def _process(self, flt: LoadedFilter, doc: dict[str, Any], stats: FilterStats) -> _Outcome:
         fid, version = flt.info.id, flt.info.version
         _id = doc.pop("_id")
+        if isinstance(_id, ObjectId):  # when the document was stored: see hookspecs.filter
+            doc[RECEIVED] = _id.generation_time.timestamp()
         previous = (doc.pop("_failed", None) or {}).get(fid) or {}
         doc.pop("_problems", None)
         result, error, attempts = self._call(flt, doc)
