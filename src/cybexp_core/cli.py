@@ -17,6 +17,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from cybexp_core.app import App, fail, pass_app
 from cybexp_core.backend import Archive
 from cybexp_core.config import load_settings
+from cybexp_core.daemon import Daemon
 from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
@@ -156,7 +157,7 @@ def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not once:
-            return runner.run_forever()
+            return Daemon(runner).run()
         if sys.stderr.isatty():
             total = sum(
                 archive.count_pending(f.info.id, f.info.version, f.info.consumes)
@@ -299,23 +300,18 @@ def status(app: App, as_json: bool) -> None:
     archive = app.archive()
     rows = []
     for f in report.filters:
-        fid = f.info.id
+        progress = archive.progress(f.info.id, f.info.version, f.info.consumes)
         rows.append(
             {
                 "name": f.info.name,
-                "id": fid,
+                "id": f.info.id,
                 "version": f.info.version,
-                "pending": archive.count_pending(fid, f.info.version, f.info.consumes),
-                "processed": archive.count({"filters": fid}),
-                "failed": archive.count(
-                    {f"_failed.{fid}.final_for": {"$exists": True, "$ne": None}}
-                ),
+                "pending": progress.pending,
+                "processed": progress.processed,
+                "failed": progress.failed,
             }
         )
-    instances = {
-        itype: archive.count({"itype": itype})
-        for itype in ("raw", "attribute", "object", "event", "session")
-    }
+    instances = archive.instance_counts()
     if as_json:
         click.echo(json.dumps({"filters": rows, "instances": instances}, indent=2))
         return
