@@ -15,52 +15,28 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from attrs import define, field
-from pymongo import ASCENDING, MongoClient, UpdateOne
+from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from cybexp_core import bookkeeping
-from cybexp_core.bookkeeping import MAX_RAW_REFS, Outcome
 from cybexp_core.config import Settings
-from cybexp_core.declaration import Consumes
-from cybexp_core.leases import STATE_COLLECTION, Leases
+from cybexp_core.legacy_marks import MAX_RAW_REFS
 from cybexp_core.models import Instance, Raw, Session, flatten
-from cybexp_core.session_writes import SessionWrite, session_update
+from cybexp_core.progress import ArchiveBookkeeping, Progress
+from cybexp_core.session_writes import MAX_FROM, PROVENANCE, SessionWrite, session_update
 
-__all__ = ["MAX_RAW_REFS", "Archive", "Failure", "Progress", "WriteStats", "flatten"]
+__all__ = ["MAX_RAW_REFS", "Archive", "Progress", "WriteStats", "flatten"]
 
 log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
 #: Hashes remembered as already stored, to skip re-inserting them.
 KNOWN_CACHE_SIZE = 200_000
-#: The itypes ``status`` counts.
-ITYPES = ("raw", "attribute", "object", "event", "session")
 _P = {"_id": 0}
-
-
-@define
-class Progress:
-    """One filter's counts for ``status``."""
-
-    pending: int
-    processed: int
-    failed: int
-
-
-@define
-class Failure:
-    """A document a filter failed on, and the filter's failure record."""
-
-    hash: str
-    itype: str | None
-    sub_type: str | None
-    orgid: str | None
-    record: dict[str, Any]
 
 
 @define
@@ -72,17 +48,18 @@ class WriteStats:
     sessions: int = 0
 
 
+def _with_provenance(doc: dict[str, Any], sources: Sequence[str] | None) -> dict[str, Any]:
+    if sources and doc.get("itype") == "event":
+        doc[PROVENANCE] = list(dict.fromkeys(sources))[:MAX_FROM]
+    return doc
+
+
 @define
-class Archive:
+class Archive(ArchiveBookkeeping):
     """The TAHOE collection, with the operations the runner and the CLI need."""
 
     collection: Collection
     _known: OrderedDict[str, None] = field(factory=OrderedDict, init=False, repr=False)
-
-    @property
-    def leases(self) -> Leases:
-        """Work claims, coordinated in the ``cybexp_state`` collection of the same database."""
-        return Leases(self.collection.database[STATE_COLLECTION], self.collection)
 
     @classmethod
     def connect(cls, settings: Settings, **client_options: Any) -> Archive:
@@ -106,12 +83,15 @@ class Archive:
     # ------------------------------------------------------------------ indexes
 
     def ensure_indexes(self) -> None:
-        """Create the indexes the queries need (idempotent)."""
+        """Create the indexes the queries need (idempotent); each one is paid on every
+        insert, so there are only these (``docs/tahoe-compatibility.md`` says which query
+        each one serves). Indexes an archive already has are left alone."""
         coll = self.collection
         coll.create_index([("_hash", ASCENDING)], unique=True)
         coll.create_index([("_ref", ASCENDING)])
         coll.create_index([("itype", ASCENDING), ("sub_type", ASCENDING), ("_id", ASCENDING)])
-        coll.create_index([("filters", ASCENDING)])
+        coll.create_index([("itype", ASCENDING), ("_id", ASCENDING)])
+        self.ensure_bookkeeping_indexes()
 
     # ------------------------------------------------------------------ raw documents
 
@@ -125,18 +105,6 @@ class Archive:
         docs = list(first.values())
         inserted = self._insert_unordered(docs)
         return inserted, len(raws) - inserted
-
-    # ------------------------------------------------------------------ queue
-
-    @staticmethod
-    def pending_query(fid: str, version: str, consumes: Consumes) -> dict[str, Any]:
-        """Documents of ``consumes`` this filter version has neither processed nor given up on."""
-        return bookkeeping.pending_query(fid, version, consumes)
-
-    def count_pending(self, fid: str, version: str, consumes: Iterable[Consumes]) -> int:
-        return sum(
-            self.collection.count_documents(self.pending_query(fid, version, c)) for c in consumes
-        )
 
     # ------------------------------------------------------------------ instances
 
@@ -161,7 +129,9 @@ class Archive:
                 raise
             return int(exc.details.get("nInserted", len(docs) - len(errors)))
 
-    def write_instances(self, instances: Iterable[Instance]) -> WriteStats:
+    def write_instances(
+        self, instances: Iterable[Instance], provenance: Mapping[str, Sequence[str]] | None = None
+    ) -> WriteStats:
         """Store instances and their descendants with a few unordered bulk writes.
 
         Instances are de-duplicated in memory; hashes this process has already
@@ -171,7 +141,12 @@ class Archive:
         with ``max_events`` up to its cap (then ``saturated: true``). Running it
         twice with the same input leaves the database unchanged (but for the
         ``saturated`` mark on a capped session that the first run filled exactly).
+
+        ``provenance`` maps the hash of an output event or session to the raw
+        documents (``_hash``) it was made from: stored in its ``_from`` as it is
+        written (an event keeps the first; a session adds, up to ``MAX_FROM``).
         """
+        provenance = provenance or {}
         unique: dict[str, Instance] = {}
         sessions: dict[str, list[Session]] = {}
         for instance in flatten(instances):
@@ -180,13 +155,19 @@ class Archive:
             elif instance._hash not in unique:
                 unique[instance._hash] = instance
         known = self._known
-        new = [inst.doc for h, inst in unique.items() if h not in known]
+        new = [
+            _with_provenance(inst.doc, provenance.get(h))
+            for h, inst in unique.items()
+            if h not in known
+        ]
         stats = WriteStats(existing=len(unique) - len(new))
         stats.inserted = self._insert_unordered(new)
         stats.existing += len(new) - stats.inserted
         self._remember(unique)
         if sessions:
-            self._upsert_sessions([session_update(group) for group in sessions.values()])
+            self._upsert_sessions(
+                [session_update(group, provenance.get(h, ())) for h, group in sessions.items()]
+            )
             stats.sessions = len(sessions)
         return stats
 
@@ -203,70 +184,11 @@ class Archive:
                     raise
                 failed = [pending[e["index"]] for e in errors]
                 pending = [(redo, write) for op, write in failed for redo in write.retry()]
-        trims = [op for op in (write.trim() for write in writes) if op is not None]
+        trims = [op for write in writes for op in write.trim()]
         if trims:
             self.collection.bulk_write(trims, ordered=False)
 
-    # ------------------------------------------------------------------ bookkeeping
-
-    def commit(self, fid: str, outcomes: Sequence[Outcome]) -> int:
-        """Record what filter ``fid`` did with each claimed document (one unordered bulk
-        write); call it only once the outputs are stored. Returns the documents matched."""
-        if not outcomes:
-            return 0
-        ops = [
-            UpdateOne({"_id": outcome.ticket._id}, bookkeeping.mark_update(fid, outcome))
-            for outcome in outcomes
-        ]
-        return self.collection.bulk_write(ops, ordered=False).matched_count
-
-    def progress(self, fid: str, version: str, consumes: Iterable[Consumes]) -> Progress:
-        """How far filter ``fid`` (at ``version``) is through its inputs."""
-        return Progress(
-            pending=self.count_pending(fid, version, consumes),
-            processed=self.collection.count_documents(bookkeeping.done_query(fid)),
-            failed=self.collection.count_documents(bookkeeping.failed_query(fid, final=True)),
-        )
+    # ------------------------------------------------------------------ counts
 
     def count(self, query: Mapping[str, Any]) -> int:
         return self.collection.count_documents(dict(query))
-
-    def instance_counts(self) -> dict[str, int]:
-        """Documents per itype."""
-        return {itype: self.collection.count_documents({"itype": itype}) for itype in ITYPES}
-
-    def failures(
-        self, fid: str, *, error: str | None = None, hashes: Iterable[str] | None = None
-    ) -> Iterator[Failure]:
-        """Documents filter ``fid`` failed on (given up or still being retried), oldest first;
-        only those of one ``error`` type or with one of ``hashes`` when given."""
-        query = bookkeeping.failed_query(fid, error=error, hashes=hashes)
-        projection = bookkeeping.failure_projection(fid)
-        with self.collection.find(query, projection).sort("_id", ASCENDING) as cursor:
-            for doc in cursor:
-                yield Failure(
-                    doc["_hash"],
-                    doc.get("itype"),
-                    doc.get("sub_type"),
-                    doc.get("orgid"),
-                    bookkeeping.failure_of(doc, fid),
-                )
-
-    def find_document(self, hash_: str) -> dict[str, Any] | None:
-        return self.collection.find_one({"_hash": hash_}, _P)
-
-    def clear_failures(
-        self, fid: str, *, error: str | None = None, hashes: Iterable[str] | None = None
-    ) -> int:
-        """Forget failures so the documents are offered to the filter again."""
-        query = bookkeeping.failed_query(fid, error=error, hashes=hashes)
-        return self.collection.update_many(
-            query, bookkeeping.clear_failure_update(fid)
-        ).modified_count
-
-    def forget_done(self, fid: str) -> int:
-        """Forget which documents filter ``fid`` processed, as if it crashed after writing
-        its outputs and before recording them (for tests); returns how many."""
-        return self.collection.update_many(
-            bookkeeping.done_query(fid), bookkeeping.forget_done_update(fid)
-        ).modified_count

@@ -1,77 +1,68 @@
-"""The runner's bookkeeping: the only module that knows how progress and failures are stored.
+"""The runner's bookkeeping: outcomes, and the per-document records kept outside the documents.
 
 The worker reports what a filter did with each claimed document as an
-*outcome* (:class:`Processed`, :class:`NotForIt`, :class:`Failed`); this
-module turns outcomes into stored fields and builds every query over them
-(pending, failed, done). :class:`~cybexp_core.backend.Archive` exposes it as
-methods; the worker, the CLI and the test kit call those, so a change of a
-stored field touches this file alone.
+*outcome* (:class:`Processed`, :class:`NotForIt`, :class:`Failed`).
+Progress itself is a checkpoint per (filter, input) with counters
+(``leases.py``) and committed windows (``windows.py``): a processed raw
+document is not written to. Only failures and problems are kept per document,
+in collections of their own, so ``failed list`` costs the failures and a raw
+document (up to 16 MB) can never be made too large by our bookkeeping:
 
-Fields kept on the documents a filter reads (TAHOE does not use them):
+``cybexp_failures``
+    ``{filter, doc, _hash, itype, sub_type, orgid, record}``: why filter
+    ``filter`` failed on document ``doc`` (``_id``); ``record.final_for`` is
+    the filter version that gave up (a new version tries again).
+``cybexp_problems``
+    ``{filter, doc, _hash, count, first}``: parts of the input the filter
+    skipped, with reasons.
 
-``filters``
-    ids of the filters that processed the document (the original's field).
-``_ref`` (raw documents only)
-    hashes of the instances made from it (the original's field), at most
-    :data:`MAX_RAW_REFS`; beyond that ``_ref_truncated`` holds the full count.
-``_failed.<filter id>``
-    why the filter failed on it (:func:`failure_record`); ``final_for`` is the
-    filter version that gave up.
-``_problems.<filter id>``
-    parts of the input a filter skipped, with reasons.
+Both have a unique ``(filter, doc)`` index: the records of a claimed range are
+read with equality on ``filter`` and both bounds on ``doc``. The marks of the
+original module are read (and optionally written) by ``legacy_marks.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from attrs import define, field
 from bson import ObjectId
+from pymongo import ASCENDING, DeleteOne, UpdateOne
+from pymongo.collection import Collection
+from pymongo.database import Database
 
+from cybexp_core import legacy_marks
 from cybexp_core.declaration import Consumes, FilterInfo, Problem
 from cybexp_core.ingest import RECEIVED
-from cybexp_core.models import Instance, flatten
+from cybexp_core.models import Instance
 
 __all__ = [
+    "FAILURES_COLLECTION",
     "MAX_PROBLEMS",
-    "MAX_RAW_REFS",
     "MAX_TEXT",
+    "PROBLEMS_COLLECTION",
     "Failed",
     "NotForIt",
     "Outcome",
     "Processed",
+    "Records",
     "Ticket",
-    "as_marked",
-    "clear_failure_update",
-    "done_query",
-    "failed_query",
-    "failure_of",
-    "failure_projection",
     "failure_record",
-    "forget_done_update",
-    "mark_update",
     "offered",
     "open_document",
-    "pending_query",
     "selector",
-    "without_bookkeeping",
+    "tally",
 ]
 
-#: Most hashes kept in a raw document's ``_ref`` (about 4.5 MB of BSON).
-MAX_RAW_REFS = 60_000
+FAILURES_COLLECTION = "cybexp_failures"
+PROBLEMS_COLLECTION = "cybexp_problems"
 #: Most problems stored per document (the count is always kept), and their longest text.
 MAX_PROBLEMS = 100
 MAX_TEXT = 500
-
-FILTERS = "filters"
-REF = "_ref"
-REF_TRUNCATED = "_ref_truncated"
-FAILED = "_failed"
-PROBLEMS = "_problems"
 
 
 @define
@@ -79,16 +70,26 @@ class Ticket:
     """What the bookkeeping remembers about one claimed document while its filter runs."""
 
     _id: ObjectId
-    raw: bool
-    #: Hashes already in the document's ``_ref``.
+    hash: Any
+    itype: Any
+    sub_type: Any
+    orgid: Any
+    #: Hashes already in a raw document's ``_ref`` (for ``runner.write_marks``).
     listed: Sequence[str] = ()
     #: This filter's last failure record on it (empty when none).
     previous: Mapping[str, Any] = field(factory=dict)
+    #: ``"done"`` or ``"failed"`` when it must not be processed again (by this version).
+    settled: str | None = None
+
+    @property
+    def raw(self) -> bool:
+        return self.itype == "raw"
 
     def attempts_before(self, version: str) -> int:
         """Attempts already spent on this document by this filter version."""
         if self.previous.get("version") == version:
-            return int(self.previous.get("attempts", 0))
+            attempts = self.previous.get("attempts", 0)
+            return attempts if isinstance(attempts, int) else 0
         return 0
 
 
@@ -119,17 +120,29 @@ class Failed:
 Outcome = Processed | NotForIt | Failed
 
 
-def open_document(doc: dict[str, Any], fid: str) -> Ticket:
-    """Take the bookkeeping fields out of a claimed ``doc`` (in place) before a filter sees it.
-
-    ``filters`` and ``_ref`` stay: filters must give the same output with them.
-    """
+def open_document(
+    doc: dict[str, Any], fid: str, version: str, recorded: Mapping[str, Any] | None = None
+) -> Ticket:
+    """Prepare a claimed ``doc`` (in place) for the filter and tell what is known of it:
+    ``recorded`` is its record in ``cybexp_failures``, if any."""
     _id = doc.pop("_id")
     if isinstance(_id, ObjectId):  # when the document was stored: see hookspecs.filter
         doc[RECEIVED] = _id.generation_time.timestamp()
-    previous = (doc.pop(FAILED, None) or {}).get(fid) or {}
-    doc.pop(PROBLEMS, None)
-    return Ticket(_id, doc.get("itype") == "raw", doc.get(REF) or [], previous)
+    previous = dict(recorded or {}) or legacy_marks.legacy_failure(doc, fid)
+    settled = legacy_marks.legacy_state(doc, fid, version)
+    if previous.get("final_for") == version:
+        settled = "failed"
+    legacy_marks.strip(doc)
+    return Ticket(
+        _id,
+        doc.get("_hash"),
+        doc.get("itype"),
+        doc.get("sub_type"),
+        doc.get("orgid"),
+        legacy_marks.listed_refs(doc) if doc.get("itype") == "raw" else (),
+        previous,
+        settled,
+    )
 
 
 def _fingerprint(exc: BaseException) -> str:
@@ -167,61 +180,36 @@ def failure_record(
     }
 
 
-def _raw_refs(instances: Sequence[Instance], listed: set[str], room: int) -> tuple[list[str], int]:
-    """New hashes for a raw document's ``_ref`` (outputs first, then descendants), at most
-    ``room`` of them, and how many there were."""
-    refs = dict.fromkeys(inst._hash for inst in instances)
-    for inst in flatten(instances):
-        refs[inst._hash] = None
-    values = [value for value in refs if value not in listed]
-    return values[: max(room, 0)], len(values)
+def problems_record(problems: Sequence[Problem]) -> dict[str, Any]:
+    """What is kept about the skipped parts of one document: the count and the first ones."""
+    return {
+        "count": len(problems),
+        "first": [
+            {"where": p.where[:MAX_TEXT], "reason": p.reason[:MAX_TEXT]}
+            for p in problems[:MAX_PROBLEMS]
+        ],
+    }
 
 
-def mark_update(fid: str, outcome: Outcome) -> dict[str, Any]:
-    """The update of the input document that records ``outcome`` of filter ``fid``."""
-    ticket = outcome.ticket
-    if isinstance(outcome, Failed):
-        return {"$set": {f"{FAILED}.{fid}": outcome.record}}
-    update: dict[str, Any] = {"$addToSet": {FILTERS: fid}}
-    if ticket.previous:
-        update["$unset"] = {f"{FAILED}.{fid}": ""}
-    if isinstance(outcome, NotForIt):
-        return update
-    if ticket.raw and outcome.instances:
-        # $push of the hashes not listed yet: $addToSet with a long $each is
-        # quadratic on some servers. Each mark is one atomic update.
-        listed = ticket.listed
-        refs, total = _raw_refs(outcome.instances, set(listed), MAX_RAW_REFS - len(listed))
-        if refs:
-            update["$push"] = {REF: {"$each": refs}}
-        if total > len(refs):
-            update["$set"] = {REF_TRUNCATED: total}
-    if outcome.problems:
-        update.setdefault("$set", {})[f"{PROBLEMS}.{fid}"] = {
-            "count": len(outcome.problems),
-            "first": [
-                {"where": p.where[:MAX_TEXT], "reason": p.reason[:MAX_TEXT]}
-                for p in outcome.problems[:MAX_PROBLEMS]
-            ],
-        }
-    return update
-
-
-def as_marked(doc: Mapping[str, Any], fid: str, instances: Sequence[Instance]) -> dict[str, Any]:
-    """A copy of ``doc`` as stored once filter ``fid`` processed it into ``instances``
-    (filters must give the same output when offered it again, as after a crash)."""
-    stored = {**doc, FILTERS: [fid]}
-    if doc.get("itype") == "raw":
-        outputs = [*instances, *flatten(instances)]
-        stored[REF] = list(dict.fromkeys(i._hash for i in outputs))
-    return stored
-
-
-# ---------------------------------------------------------------------------- queries
+def tally(outcomes: Iterable[Outcome], settled: Iterable[Ticket] = ()) -> dict[str, int]:
+    """The counters of a range: its outcomes, and its documents already settled."""
+    counts = dict.fromkeys(("processed", "failed", "skipped", "problems", "instances"), 0)
+    for outcome in outcomes:
+        if isinstance(outcome, Failed):
+            counts["failed"] += 1
+        elif isinstance(outcome, NotForIt):
+            counts["skipped"] += 1
+        else:
+            counts["processed"] += 1
+            counts["problems"] += len(outcome.problems)
+            counts["instances"] += len(outcome.instances)
+    for ticket in settled:
+        counts["processed" if ticket.settled == "done" else "failed"] += 1
+    return counts
 
 
 def selector(consumes: Consumes) -> dict[str, Any]:
-    """The documents of one declared input, whatever their bookkeeping."""
+    """The documents of one declared input: equality on ``itype`` (and ``sub_type``)."""
     query: dict[str, Any] = {"itype": consumes.itype}
     if consumes.sub_type is not None:
         query["sub_type"] = consumes.sub_type
@@ -229,71 +217,101 @@ def selector(consumes: Consumes) -> dict[str, Any]:
 
 
 def offered(doc: Mapping[str, Any], consumes: Iterable[Consumes]) -> bool:
-    """Whether the runner offers a document it never saw to a filter reading ``consumes``
-    (the :func:`selector` of :func:`pending_query`, evaluated on ``doc``)."""
+    """Whether the runner offers a new ``doc`` to a filter reading ``consumes``
+    (the :func:`selector` of its claims, evaluated on ``doc``)."""
     return any(all(doc.get(k) == v for k, v in selector(c).items()) for c in consumes)
 
 
-def pending_query(fid: str, version: str, consumes: Consumes) -> dict[str, Any]:
-    """Documents of ``consumes`` this filter version has neither processed nor given up on."""
-    return {
-        **selector(consumes),
-        FILTERS: {"$ne": fid},
-        f"{FAILED}.{fid}.final_for": {"$ne": version},
-    }
+@define
+class Failure:
+    """A document a filter failed on, and the filter's failure record."""
+
+    doc: ObjectId
+    hash: str
+    itype: str | None
+    sub_type: str | None
+    orgid: str | None
+    record: dict[str, Any]
 
 
-def done_query(fid: str) -> dict[str, Any]:
-    """Documents filter ``fid`` processed (or found not for it)."""
-    return {FILTERS: fid}
+@define
+class Records:
+    """The per-document failure and problem records."""
 
+    failures: Collection
+    problems: Collection
 
-def failed_query(
-    fid: str,
-    *,
-    error: str | None = None,
-    hashes: Iterable[str] | None = None,
-    final: bool = False,
-) -> dict[str, Any]:
-    """Documents filter ``fid`` failed on: of one ``error`` type, with one of ``hashes``,
-    only those it gave up on (``final``)."""
-    query: dict[str, Any] = {f"{FAILED}.{fid}": {"$exists": True}}
-    if final:
-        query[f"{FAILED}.{fid}.final_for"] = {"$exists": True, "$ne": None}
-    if error:
-        query[f"{FAILED}.{fid}.error"] = error
-    if hashes is not None:
-        query["_hash"] = {"$in": list(hashes)}
-    return query
+    @classmethod
+    def of(cls, database: Database) -> Records:
+        return cls(database[FAILURES_COLLECTION], database[PROBLEMS_COLLECTION])
 
+    def ensure_indexes(self) -> None:
+        for coll in (self.failures, self.problems):
+            coll.create_index([("filter", ASCENDING), ("doc", ASCENDING)], unique=True)
+        self.failures.create_index([("_hash", ASCENDING)])  # failed show HASH
 
-def failure_of(doc: Mapping[str, Any], fid: str) -> dict[str, Any]:
-    """Filter ``fid``'s failure record in a document :func:`failed_query` found."""
-    return dict(doc[FAILED][fid])
+    def in_range(self, fid: str, lo: ObjectId, hi: ObjectId) -> dict[ObjectId, dict[str, Any]]:
+        """Filter ``fid``'s failure records of the documents in ``(lo, hi]``, by ``_id``."""
+        query = {"filter": fid, "doc": {"$gt": lo, "$lte": hi}}
+        return {row["doc"]: row.get("record") or {} for row in self.failures.find(query)}
 
+    def write(self, fid: str, outcomes: Sequence[Outcome]) -> None:
+        """Record failures and problems of ``outcomes``; forget failures now overcome."""
+        failures: list[Any] = []
+        problems: list[Any] = []
+        for outcome in outcomes:
+            ticket = outcome.ticket
+            where = {"filter": fid, "doc": ticket._id}
+            if isinstance(outcome, Failed):
+                about = {"_hash": ticket.hash, "itype": ticket.itype, "sub_type": ticket.sub_type}
+                about.update(orgid=ticket.orgid, record=outcome.record)
+                failures.append(UpdateOne(where, {"$set": about}, upsert=True))
+                continue
+            if ticket.previous:
+                failures.append(DeleteOne(where))
+            if isinstance(outcome, Processed) and outcome.problems:
+                record = {"_hash": ticket.hash, **problems_record(outcome.problems)}
+                problems.append(UpdateOne(where, {"$set": record}, upsert=True))
+        if failures:
+            self.failures.bulk_write(failures, ordered=False)
+        if problems:
+            self.problems.bulk_write(problems, ordered=False)
 
-def failure_projection(fid: str) -> dict[str, Any]:
-    """The fields :func:`failure_of` and a failure listing read."""
-    return {"_id": 0, "_hash": 1, "itype": 1, "sub_type": 1, "orgid": 1, f"{FAILED}.{fid}": 1}
+    def _query(self, fid: str, error: str | None, hashes: Iterable[str] | None) -> dict[str, Any]:
+        query: dict[str, Any] = {"filter": fid}
+        if error:
+            query["record.error"] = error
+        if hashes is not None:
+            query["_hash"] = {"$in": list(hashes)}
+        return query
 
+    def listed(
+        self, fid: str, error: str | None = None, hashes: Iterable[str] | None = None
+    ) -> Iterator[Failure]:
+        """Filter ``fid``'s failures, oldest document first."""
+        with self.failures.find(self._query(fid, error, hashes)).sort("doc", ASCENDING) as rows:
+            for row in rows:
+                yield Failure(
+                    row["doc"],
+                    row.get("_hash"),
+                    row.get("itype"),
+                    row.get("sub_type"),
+                    row.get("orgid"),
+                    row.get("record") or {},
+                )
 
-def clear_failure_update(fid: str) -> dict[str, Any]:
-    """Forget filter ``fid``'s failure, so the document is offered to it again."""
-    return {"$unset": {f"{FAILED}.{fid}": ""}}
+    def clear(
+        self, fid: str, error: str | None = None, hashes: Iterable[str] | None = None
+    ) -> list[Failure]:
+        """Forget filter ``fid``'s failures (of one ``error``, or of ``hashes``); returns them."""
+        cleared = list(self.listed(fid, error, hashes))
+        for chunk in range(0, len(cleared), 500):
+            ids = [f.doc for f in cleared[chunk : chunk + 500]]
+            self.failures.delete_many({"filter": fid, "doc": {"$in": ids}})
+        return cleared
 
-
-def forget_done_update(fid: str) -> dict[str, Any]:
-    """Forget that filter ``fid`` processed a document (its outputs stay)."""
-    return {"$pull": {FILTERS: fid}}
-
-
-def without_bookkeeping(doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` comparable across runs: failure times dropped, unordered arrays sorted."""
-    failed = doc.get(FAILED)
-    if isinstance(failed, dict):
-        for record in failed.values():
-            if isinstance(record, dict):
-                record.pop("time", None)
-    if isinstance(doc.get(FILTERS), list):
-        doc[FILTERS] = sorted(doc[FILTERS])
-    return doc
+    def of_hash(self, hash_: str) -> dict[str, dict[str, Any]]:
+        """Every filter's failure record on the document with ``_hash``, by filter id."""
+        return {
+            row["filter"]: row.get("record") or {} for row in self.failures.find({"_hash": hash_})
+        }

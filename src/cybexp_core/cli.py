@@ -300,15 +300,17 @@ def status(app: App, as_json: bool) -> None:
     archive = app.archive()
     rows = []
     for f in report.filters:
-        progress = archive.progress(f.info.id, f.info.version, f.info.consumes)
+        progress = archive.progress(f.info.id, f.info.consumes)
         rows.append(
             {
                 "name": f.info.name,
                 "id": f.info.id,
                 "version": f.info.version,
                 "pending": progress.pending,
-                "processed": progress.processed,
+                # Documents done: made into instances, or not for the filter.
+                "processed": progress.processed + progress.skipped,
                 "failed": progress.failed,
+                "lag_seconds": round(progress.lag_seconds, 1),
             }
         )
     instances = archive.instance_counts()

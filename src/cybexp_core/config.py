@@ -55,10 +55,14 @@ class Settings:
     max_backoff: float = field(default=3600.0, validator=_positive)
     #: Cap of the per-filter polling interval when there is no new data (seconds).
     max_idle: float = field(default=30.0, validator=_positive)
-    #: ``run``: when idle, look this far back (``_id`` time) for documents written late.
+    #: ``run``: the verification every few seconds recounts the windows of this much
+    #: ``_id`` time before now, for documents written late (see ``windows.py``).
     lookback_seconds: float = field(default=600.0, validator=_positive)
-    #: ``run``: walk the whole queue again this often (``run --once`` always does).
+    #: ``run``: verify every window this often (``run --once`` always does, at its end).
     rescan_seconds: float = field(default=3600.0, validator=_positive)
+    #: Also write the original module's per-document marks (``filters``, ``_ref``,
+    #: ``_failed``, ``_problems``) for readers that need them; costs an update per document.
+    write_marks: bool = False
     filters: Mapping[str, Mapping[str, Any]] = field(factory=dict)
     source: str | None = None
 
@@ -103,6 +107,7 @@ def _from_file(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
         "max_idle",
         "lookback_seconds",
         "rescan_seconds",
+        "write_marks",
     }
     unknown = set(runner) - allowed
     if unknown:

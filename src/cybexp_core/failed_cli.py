@@ -89,6 +89,6 @@ def retry(
     total = 0
     for flt in _chosen(app, selectors):
         total += app.archive().clear_failures(
-            flt.info.id, error=error, hashes=list(hashes) if hashes else None
+            flt.info.id, flt.info.consumes, error=error, hashes=list(hashes) if hashes else None
         )
     click.echo(f"{total} documents will be offered again")

@@ -1,40 +1,84 @@
-"""Claiming work without writing to the documents: leased ``_id`` ranges.
+"""Claiming work without writing to the documents: a checkpoint and leased ``_id`` ranges.
 
 Each (filter, input) queue has one small coordination document in the
 ``cybexp_state`` collection::
 
-    {"_id": "<filter id>:<itype>:<sub_type>", "version": 7, "cursor": ObjectId(...),
-     "leases": [{"id": token, "by": worker, "lo": ObjectId, "hi": ObjectId, "until": epoch}]}
+    {"_id": "<filter id>|<itype>|<sub_type>", "version": 7,
+     "cursor": ObjectId(...), "span": 120.0,
+     "leases": [{"id": token, "by": worker, "host": ..., "pid": ..., "started": ...,
+                 "lo": ObjectId, "hi": ObjectId, "until": epoch, "base": {...}}],
+     "counts": {"processed": 10, "failed": 1, "skipped": 0, "problems": 2, "instances": 30}}
 
-A claim reads it, finds the next pending documents after ``cursor`` (leaving
-out every leased range), and commits ``cursor = hi`` plus a new lease with one
-compare-and-swap on ``version``. Two workers can never commit the same range,
-so no document is processed by two workers at once; a crashed worker's lease
-expires and the next claim takes the range over. A batch therefore costs one
-``find`` and two tiny updates, instead of an update per document: the
-documents themselves are written only once, when they are marked.
+``cursor`` is the checkpoint: every document of that input at or below it,
+outside the open leases, is done (processed, not for the filter, or failed,
+see ``bookkeeping.py``). A lease covers ``(lo, hi]``. ``counts`` are the
+filter's totals, ``$inc``-ed when a lease is released, in the same update
+that removes it, so they count each document once; ``base`` is what the
+counts already hold for a range processed again (see ``windows.py``).
+
+A claim reads the state, queries ``(cursor, upper]`` with equality on
+``itype`` (and ``sub_type``) and both ``_id`` bounds, and commits ``cursor =
+hi`` plus a new lease with one compare-and-swap on ``version``: no two
+workers ever hold the same range. ``upper`` is adaptive: ``span`` seconds of
+ObjectId time past the cursor, doubled while windows come back empty or thin
+(galloping over idle time in a few empty index probes) and cut to the width
+that held a batch when one comes back full, never beyond now + ``skew``. So
+a claim costs the batch, not the archive, on mongod and SecantusDB alike.
+
+Empty space is passed over only up to now - ``settle`` seconds, so a document
+being inserted right now is not left behind. Documents that still appear
+behind the checkpoint (client clocks, restored archives) are found by the
+verification of ``windows.py``.
+
+A lease names its owner (worker id, host, pid, process start time). An expired
+lease, or one whose owner process on this host is gone, is taken over by the
+next claim, also when nothing in it is pending any more: its taker releases it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from attrs import define
+from attrs import define, field
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
+from cybexp_core import oids
 from cybexp_core.declaration import Consumes
+from cybexp_core.owner import Owner
 
-__all__ = ["STATE_COLLECTION", "Leases"]
+__all__ = ["COUNTS", "STATE_COLLECTION", "Claim", "Leases"]
 
 log = logging.getLogger(__name__)
 
 STATE_COLLECTION = "cybexp_state"
+#: The per-filter counters kept in the state document.
+COUNTS = ("processed", "failed", "skipped", "problems", "instances")
 _MAX_RACES = 50
+_MAX_PROBES = 64
+#: First width of a claim window (seconds of ObjectId time), and the narrowest.
+START_SPAN = 60.0
+MIN_SPAN = 1e-6
+
+
+@define
+class Claim:
+    """A leased range ``(lo, hi]`` of one queue and the documents in it."""
+
+    key: str
+    lo: ObjectId
+    hi: ObjectId
+    docs: list[dict[str, Any]]
+    #: The lease's token; ``None`` for a claim of empty space (no lease to release).
+    token: str | None = None
+    #: What the counters already hold for this range.
+    base: Mapping[str, int] = field(factory=dict)
+    taken_over: bool = False
 
 
 @define
@@ -46,95 +90,190 @@ class Leases:
 
     @staticmethod
     def key(fid: str, consumes: Consumes) -> str:
-        return f"{fid}:{consumes.itype}:{consumes.sub_type or '*'}"
+        return f"{fid}|{consumes.itype}|{consumes.sub_type or '*'}"
+
+    def read(self, key: str) -> dict[str, Any]:
+        """The coordination document of ``key`` (empty when the queue was never claimed)."""
+        return self.state.find_one({"_id": key}) or {}
+
+    def _find(
+        self, selector: Mapping[str, Any], lo: ObjectId, hi: ObjectId, limit: int = 0
+    ) -> list[dict[str, Any]]:
+        query = {**selector, "_id": {"$gt": lo, "$lte": hi}}
+        return list(self.documents.find(query).sort("_id", ASCENDING).limit(limit))
 
     def claim(
         self,
         key: str,
-        pending: dict[str, Any],
+        selector: Mapping[str, Any],
         *,
         token: str,
-        owner: str,
+        owner: Owner,
         limit: int,
         lease_seconds: float,
-    ) -> list[dict[str, Any]]:
-        """Lease the next pending documents (oldest first) to ``token`` and return them.
+        skew: float = 5.0,
+        settle: float = 2.0,
+    ) -> Claim | None:
+        """Lease the next documents of ``selector`` (oldest first) to ``token``.
 
-        An expired lease is taken over first: its documents may be half done.
-        Returns ``[]`` when nothing after the cursor is pending.
+        An expired or orphaned lease is taken over first. Returns ``None`` when
+        nothing after the checkpoint is pending; a claim whose ``token`` is
+        ``None`` passes over empty space (nothing to process, a window to record).
         """
         for _ in range(_MAX_RACES):
-            state = self.state.find_one({"_id": key}) or {}
+            state = self.read(key)
             version = state.get("version", 0)
-            leases = state.get("leases", [])
             now = time.time()
-            expired = next((lease for lease in leases if lease["until"] <= now), None)
-            others = [
-                {"_id": {"$gte": lease["lo"], "$lte": lease["hi"]}}
-                for lease in leases
-                if lease is not expired
-            ]
-            query = dict(pending)
-            if others:
-                query["$nor"] = others
-            if expired is not None:
-                taken = self.state.update_one(
-                    {"_id": key, "version": version, "leases.id": expired["id"]},
-                    {
-                        "$set": {
-                            "version": version + 1,
-                            "leases.$.id": token,
-                            "leases.$.by": owner,
-                            "leases.$.until": now + lease_seconds,
-                        }
-                    },
+            stale = next((x for x in state.get("leases", []) if owner.may_take(x, now)), None)
+            if stale is not None:
+                claim = self._take_over(
+                    key, selector, stale, version, token, owner, now + lease_seconds
                 )
-                if not taken.modified_count:
-                    continue
-                log.warning("took over expired lease of %s on %s", expired["by"], key)
-                query["_id"] = {"$gte": expired["lo"], "$lte": expired["hi"]}
-                return list(self.documents.find(query).sort("_id", ASCENDING))
-            if state.get("cursor") is not None:
-                query["_id"] = {"$gt": state["cursor"]}
-            docs = list(self.documents.find(query).sort("_id", ASCENDING).limit(limit))
-            if not docs:
-                return []
-            lease = {
-                "id": token,
-                "by": owner,
-                "lo": docs[0]["_id"],
-                "hi": docs[-1]["_id"],
-                "until": now + lease_seconds,
-            }
+                if claim is not None:
+                    return claim
+                continue
+            found = self._next_window(state, selector, limit, now, skew, settle)
+            if found is None:
+                return None
+            lo, hi, docs, span = found
+            update: dict[str, Any] = {"$set": {"cursor": hi, "span": span, "version": version + 1}}
+            claim = Claim(key, lo, hi, docs)
+            if docs:
+                claim.token = token
+                lease = {**owner.fields(), "id": token, "lo": lo, "hi": hi, "base": {}}
+                update["$push"] = {"leases": {**lease, "until": now + lease_seconds}}
             try:
                 committed = self.state.update_one(
-                    {"_id": key, "version": version},
-                    {
-                        "$set": {"cursor": lease["hi"], "version": version + 1},
-                        "$push": {"leases": lease},
-                    },
-                    upsert=not state,
+                    {"_id": key, "version": version}, update, upsert=not state
                 )
             except DuplicateKeyError:  # another worker created the state first
                 continue
             if committed.modified_count or committed.upserted_id is not None:
-                return docs
+                return claim
         log.warning("claim on %s lost %d races in a row; will try again", key, _MAX_RACES)
-        return []
+        return None
 
-    def cursor(self, key: str) -> ObjectId | None:
-        """Where the next claim on ``key`` starts (``None``: at the oldest document)."""
-        state = self.state.find_one({"_id": key}, {"cursor": 1})
-        return None if state is None else state.get("cursor")
+    def _next_window(
+        self,
+        state: Mapping[str, Any],
+        selector: Mapping[str, Any],
+        limit: int,
+        now: float,
+        skew: float,
+        settle: float,
+    ) -> tuple[ObjectId, ObjectId, list[dict[str, Any]], float] | None:
+        """``(lo, hi, documents, next span)`` of the window after the checkpoint."""
+        lo = state.get("cursor") or oids.OID_MIN
+        start, cap = oids.to_int(lo), oids.to_int(oids.upper_at(now + skew))
+        settled = oids.to_int(oids.upper_at(now - settle))
+        if start >= cap:
+            return None
+        span = float(state.get("span") or START_SPAN)
+        scanned, docs, upper = start, [], start
+        for _ in range(_MAX_PROBES):
+            upper = min(start + int(span * oids.TICK), cap)
+            docs = self._find(selector, oids.from_int(scanned), oids.from_int(upper), limit)
+            if docs or upper >= cap:
+                break
+            scanned = upper
+            span *= 2
+        if len(docs) >= limit:  # full: next time, the width that held one batch
+            hi = oids.to_int(docs[-1]["_id"])
+            return lo, docs[-1]["_id"], docs, max((hi - start) / oids.TICK, MIN_SPAN)
+        if len(docs) < limit / 2:
+            span *= 2
+        # Scanned space holds nothing more; pass over it only where it has settled.
+        last = oids.to_int(docs[-1]["_id"]) if docs else start
+        hi = max(last, min(upper, settled))
+        if hi <= start:
+            return None
+        return lo, oids.from_int(hi), docs, span
 
-    def release(self, key: str, token: str) -> None:
-        """The batch is marked: forget its lease."""
-        self.state.update_one({"_id": key}, {"$pull": {"leases": {"id": token}}})
+    def _take_over(
+        self,
+        key: str,
+        selector: Mapping[str, Any],
+        lease: Mapping[str, Any],
+        version: int,
+        token: str,
+        owner: Owner,
+        until: float,
+    ) -> Claim | None:
+        fields = {f"leases.$.{name}": value for name, value in owner.fields().items()}
+        taken = self.state.update_one(
+            {"_id": key, "version": version, "leases.id": lease["id"]},
+            {
+                "$set": {
+                    "version": version + 1,
+                    "leases.$.id": token,
+                    "leases.$.until": until,
+                    **fields,
+                }
+            },
+        )
+        if not taken.modified_count:
+            return None
+        log.warning(
+            "took over the lease of %s on %s (%s)",
+            Owner.describe(lease),
+            key,
+            owner.why_taken(lease),
+        )
+        docs = self._find(selector, lease["lo"], lease["hi"])
+        return Claim(key, lease["lo"], lease["hi"], docs, token, lease.get("base") or {}, True)
+
+    def claim_range(
+        self,
+        key: str,
+        selector: Mapping[str, Any],
+        lo: ObjectId,
+        hi: ObjectId,
+        base: Mapping[str, int],
+        *,
+        token: str,
+        owner: Owner,
+        lease_seconds: float,
+    ) -> Claim | None:
+        """Lease ``(lo, hi]`` behind the checkpoint again, to process it anew; ``None`` when
+        it is not all behind the checkpoint or overlaps an open lease."""
+        for _ in range(_MAX_RACES):
+            state = self.read(key)
+            cursor = state.get("cursor")
+            if cursor is None or hi > cursor:
+                return None
+            if any(x["lo"] < hi and lo < x["hi"] for x in state.get("leases", [])):
+                return None
+            version = state.get("version", 0)
+            lease = {**owner.fields(), "id": token, "lo": lo, "hi": hi, "base": dict(base)}
+            lease["until"] = time.time() + lease_seconds
+            committed = self.state.update_one(
+                {"_id": key, "version": version},
+                {"$set": {"version": version + 1}, "$push": {"leases": lease}},
+            )
+            if committed.modified_count:
+                return Claim(key, lo, hi, self._find(selector, lo, hi), token, dict(base))
+        return None
+
+    def release(self, claim: Claim, counts: Mapping[str, int]) -> bool:
+        """The claim is recorded: forget its lease and add what it changed to the counters.
+        ``False`` when the lease was no longer ours (taken over: its taker counts it)."""
+        if claim.token is None:
+            return True
+        inc = {
+            f"counts.{name}": counts.get(name, 0) - claim.base.get(name, 0)
+            for name in COUNTS
+            if counts.get(name, 0) != claim.base.get(name, 0)
+        }
+        update: dict[str, Any] = {"$pull": {"leases": {"id": claim.token}}}
+        if inc:
+            update["$inc"] = inc
+        done = self.state.update_one({"_id": claim.key, "leases.id": claim.token}, update)
+        return bool(done.modified_count)
 
     def expire(self, key: str, token: str) -> None:
         """The batch could not finish: let the next claim take its range over now."""
         self.state.update_one({"_id": key, "leases.id": token}, {"$set": {"leases.$.until": 0}})
 
-    def rewind(self, key: str, to: ObjectId | None = None) -> None:
-        """Start the next claim after ``to`` (from the oldest document when ``None``)."""
-        self.state.update_one({"_id": key}, {"$set": {"cursor": to}, "$inc": {"version": 1}})
+    def reset(self, key: str) -> None:
+        """Forget the checkpoint and the counters: the queue starts again at the oldest document."""
+        self.state.delete_one({"_id": key})

@@ -16,7 +16,12 @@ from pymongo import UpdateOne
 
 from cybexp_core.models import Session
 
-__all__ = ["SessionWrite", "session_update"]
+__all__ = ["MAX_FROM", "PROVENANCE", "SessionWrite", "session_update"]
+
+#: Field of events and sessions naming the raw documents (``_hash``) they came from.
+PROVENANCE = "_from"
+#: Most raw documents a session's ``_from`` lists.
+MAX_FROM = 1000
 
 
 def _merged_times(sessions: Sequence[Session]) -> dict[str, Any]:
@@ -74,21 +79,36 @@ class SessionWrite:
             UpdateOne(self.query, self.update),
         ]
 
-    def trim(self) -> UpdateOne | None:
-        """Cut ``_ref`` back to the limit, if this write may have gone past it.
+    def trim(self) -> list[UpdateOne]:
+        """Cut ``_ref`` back to the limit, if this write may have gone past it, and
+        ``_from`` back to ``MAX_FROM``.
 
         Adding one event to a session that is not full cannot; several can (a
         batch on an almost full session, or concurrent writers).
         """
+        ops = []
+        if PROVENANCE in self.update["$addToSet"]:
+            ops.append(
+                UpdateOne(
+                    {"_hash": self.query["_hash"], f"{PROVENANCE}.{MAX_FROM}": {"$exists": True}},
+                    {"$push": {PROVENANCE: {"$each": [], "$slice": MAX_FROM}}},
+                )
+            )
         if self.limit is None or self.adds < 2:
-            return None
-        return UpdateOne(
-            {"_hash": self.query["_hash"], f"_ref.{self.limit}": {"$exists": True}},
-            {"$push": {"_ref": {"$each": [], "$slice": self.limit}}, "$set": {"saturated": True}},
+            return ops
+        ops.append(
+            UpdateOne(
+                {"_hash": self.query["_hash"], f"_ref.{self.limit}": {"$exists": True}},
+                {
+                    "$push": {"_ref": {"$each": [], "$slice": self.limit}},
+                    "$set": {"saturated": True},
+                },
+            )
         )
+        return ops
 
 
-def session_update(sessions: Sequence[Session]) -> SessionWrite:
+def session_update(sessions: Sequence[Session], sources: Sequence[str] = ()) -> SessionWrite:
     """One upsert that merges every version of a session seen in a batch."""
     first = sessions[0]
     refs = list(dict.fromkeys(h for s in sessions for h in (*s._ref, *s.events)))
@@ -101,6 +121,8 @@ def session_update(sessions: Sequence[Session]) -> SessionWrite:
         },
         "$addToSet": {"_ref": {"$each": refs}},
     }
+    if sources:
+        update["$addToSet"][PROVENANCE] = {"$each": list(dict.fromkeys(sources))[:MAX_FROM]}
     times = _merged_times(sessions)
     update.update(times)
     query: dict[str, Any] = {"_hash": first._hash}
@@ -110,7 +132,7 @@ def session_update(sessions: Sequence[Session]) -> SessionWrite:
     limit = len(first._ref) + min(caps)
     if len(refs) > limit:
         refs = refs[:limit]
-        update["$addToSet"] = {"_ref": {"$each": refs}}
+        update["$addToSet"]["_ref"] = {"$each": refs}
         update["$set"] = {"saturated": True}
     query[f"_ref.{limit - 1}"] = {"$exists": False}
     return SessionWrite(query, update, limit, times, adds=len(refs) - len(first._ref))

@@ -27,7 +27,7 @@ from typing import Any
 import pluggy
 import pytest
 
-from cybexp_core import bookkeeping
+from cybexp_core import bookkeeping, legacy_marks
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.declaration import FilterInfo, FilterResult
@@ -245,7 +245,7 @@ def assert_filter_contract(
             f"{name}: output is not deterministic for {label}"
         )
         if first is not None:
-            stored = bookkeeping.as_marked(doc, info.id, first.instances)
+            stored = legacy_marks.as_marked(doc, info.id, first.instances)
             assert _signature(loaded.run(stored)) == expected, (
                 f"{name}: output changes when {label} is processed again (idempotence)"
             )
@@ -277,7 +277,7 @@ def snapshot(archive: Archive) -> dict[str, dict[str, Any]]:
         for key in ("_ref", "_cref"):
             if isinstance(doc.get(key), list):
                 doc[key] = sorted(doc[key])
-        result[doc["_hash"]] = bookkeeping.without_bookkeeping(doc)
+        result[doc["_hash"]] = legacy_marks.comparable(doc)
     return result
 
 
@@ -303,7 +303,7 @@ def assert_idempotent(
     assert again.filters[name].handled == 0, f"{name}: a second run found work again"
     assert snapshot(archive) == before, f"{name}: a second run changed the database"
     fid = load_filter(name, settings).info.id
-    forgotten = archive.forget_done(fid)
+    forgotten = archive.forget_done(fid, load_filter(name, settings).info.consumes)
     fresh = Archive(archive.collection)  # no memory of the hashes written by the first run
     redo = run_pipeline(fresh, [], filters=[name], settings=all_settings)
     stats = redo.filters[name]

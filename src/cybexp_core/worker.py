@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 import attrs
@@ -32,24 +31,32 @@ from pymongo.errors import (
     PyMongoError,
 )
 
+from cybexp_core import oids
 from cybexp_core.backend import Archive
 from cybexp_core.bookkeeping import (
     Failed,
     NotForIt,
     Outcome,
     Processed,
+    Ticket,
     failure_record,
-    open_document,
+    selector,
+    tally,
 )
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes
 from cybexp_core.errors import InputError
+from cybexp_core.leases import Claim, Leases
+from cybexp_core.models import Event, Session
+from cybexp_core.owner import Owner
 from cybexp_core.plugins import LoadedFilter
 
 __all__ = ["TRANSIENT_ERRORS", "FilterStats", "RunSummary", "Runner"]
 
 log = logging.getLogger(__name__)
 
+#: ``run``: how often the windows of the last ``lookback_seconds`` are verified (seconds).
+VERIFY_RECENT_SECONDS = 10.0
 #: Database errors that mean "try again later", never "this input is bad".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (AutoReconnect, ConnectionFailure)
 
@@ -113,6 +120,33 @@ def _describe_write_error(exc: BaseException) -> tuple[str, str]:
     return "OutputNotStored", str(exc)[:300]
 
 
+def _provenance(outcomes: Iterable[Processed]) -> dict[str, list[str]]:
+    """Output event and session hashes -> the raw documents they came from."""
+    sources: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        ticket = outcome.ticket
+        if not ticket.raw or not isinstance(ticket.hash, str):
+            continue
+        for inst in outcome.instances:
+            if isinstance(inst, (Event, Session)):
+                sources.setdefault(inst._hash, []).append(ticket.hash)
+    return sources
+
+
+def _new_work(
+    claim: Claim, outcomes: Sequence[Outcome], settled: Sequence[Ticket]
+) -> dict[str, int]:
+    """What a range processed again did that its last processing had not: documents that
+    failed before (another version, or a retry) count as tried again; the others only as
+    far as the range's counts grew (late documents)."""
+    retried = [o for o in outcomes if o.ticket.previous]
+    fresh = tally([o for o in outcomes if not o.ticket.previous], settled)
+    base = dict(claim.base)
+    base["failed"] = base.get("failed", 0) - len(retried)
+    again = tally(retried)
+    return {name: again[name] + max(0, fresh[name] - base.get(name, 0)) for name in fresh}
+
+
 def _reads_only_raw(flt: LoadedFilter) -> bool:
     return all(consumes.itype == "raw" for consumes in flt.info.consumes)
 
@@ -128,7 +162,12 @@ class Runner:
     worker_id: str = field(factory=lambda: uuid.uuid4().hex[:12])
     stop_event: threading.Event = field(factory=threading.Event)
     on_progress: Callable[[int], None] | None = None
-    _full_pass: dict[str, float] = field(factory=dict, init=False, repr=False)
+    _verified: dict[str, tuple[float, float]] = field(factory=dict, init=False, repr=False)
+
+    @property
+    def owner(self) -> Owner:
+        """This process, as it signs its leases."""
+        return Owner.here(self.worker_id)
 
     # ------------------------------------------------------------------ one document
 
@@ -149,9 +188,10 @@ class Runner:
                 error = exc
         return None, error, self.settings.max_attempts
 
-    def _process(self, flt: LoadedFilter, doc: dict[str, Any], stats: FilterStats) -> Outcome:
+    def _process(
+        self, flt: LoadedFilter, doc: dict[str, Any], ticket: Ticket, stats: FilterStats
+    ) -> Outcome:
         info = flt.info
-        ticket = open_document(doc, info.id)
         result, error, attempts = self._call(flt, doc)
         if error is not None:
             attempts += ticket.attempts_before(info.version)
@@ -182,7 +222,7 @@ class Runner:
         done = [o for o in outcomes if isinstance(o, Processed)]
         try:
             stats.inserted += self.archive.write_instances(
-                inst for outcome in done for inst in outcome.instances
+                (inst for outcome in done for inst in outcome.instances), _provenance(done)
             ).inserted
             return
         except TRANSIENT_ERRORS:
@@ -197,7 +237,9 @@ class Runner:
             if not isinstance(outcome, Processed) or not outcome.instances:
                 continue
             try:
-                stats.inserted += self.archive.write_instances(outcome.instances).inserted
+                stats.inserted += self.archive.write_instances(
+                    outcome.instances, _provenance([outcome])
+                ).inserted
             except TRANSIENT_ERRORS:
                 raise
             except (BulkWriteError, DocumentTooLarge, OperationFailure, ValueError) as exc:
@@ -214,107 +256,205 @@ class Runner:
                 )
                 outcomes[index] = Failed(outcome.ticket, record)
 
-    def run_batch(self, flt: LoadedFilter, consumes: Consumes) -> FilterStats:
-        """Claim, process, write and mark one batch; ``stats.batches`` is 0 when there was none."""
-        fid = flt.info.id
-        leases = self.archive.leases
-        key = leases.key(fid, consumes)
-        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
-        docs = leases.claim(
-            key,
-            self.archive.pending_query(fid, flt.info.version, consumes),
-            token=token,
-            owner=self.worker_id,
+    def _token(self) -> str:
+        return f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+
+    def _run_claim(self, flt: LoadedFilter, claim: Claim) -> FilterStats:
+        """Process, write and record one claim, then release its lease."""
+        info = flt.info
+        # A claim of empty space (no lease) is no batch, but claims go on after it.
+        stats = FilterStats(batches=int(claim.token is not None))
+        try:
+            opened = self.archive.open_claim(info.id, info.version, claim)
+            settled = [ticket for _, ticket in opened if ticket.settled]
+            outcomes = [
+                self._process(flt, doc, ticket, stats)
+                for doc, ticket in opened
+                if not ticket.settled
+            ]
+            self._write(flt, outcomes, stats)
+            gained = self.archive.commit(
+                info.id, claim, outcomes, settled, write_marks=self.settings.write_marks
+            )
+        except BaseException:
+            if claim.token is not None:
+                with contextlib.suppress(PyMongoError):  # else the lease expires on its own
+                    self.archive.leases.expire(claim.key, claim.token)
+            raise
+        if claim.base and gained:  # processed again: count only the new work
+            for name, value in _new_work(claim, outcomes, settled).items():
+                setattr(stats, name, value)
+        if self.on_progress is not None and claim.docs:
+            self.on_progress(len(claim.docs))
+        return stats
+
+    def _claim(self, flt: LoadedFilter, consumes: Consumes) -> Claim | None:
+        return self.archive.leases.claim(
+            Leases.key(flt.info.id, consumes),
+            selector(consumes),
+            token=self._token(),
+            owner=self.owner,
             limit=self.settings.batch_size,
             lease_seconds=self.settings.lease_seconds,
         )
-        stats = FilterStats()
-        if not docs:
-            return stats
-        stats.batches = 1
-        try:
-            outcomes = [self._process(flt, doc, stats) for doc in docs]
-            self._write(flt, outcomes, stats)
-            self.archive.commit(fid, outcomes)
-        except BaseException:
-            with contextlib.suppress(PyMongoError):  # else the lease expires on its own
-                leases.expire(key, token)
-            raise
-        leases.release(key, token)
-        if self.on_progress is not None:
-            self.on_progress(len(docs))
+
+    def run_batch(self, flt: LoadedFilter, consumes: Consumes) -> FilterStats:
+        """Claim, process, write and record one batch; ``stats.batches`` is 0 when nothing
+        after the checkpoint was pending."""
+        claim = self._claim(flt, consumes)
+        if claim is None:
+            return FilterStats()
+        stats = self._run_claim(flt, claim)
         return stats
+
+    # ------------------------------------------------------------------ late documents
+
+    def verify(self, flt: LoadedFilter, *, recent_only: bool = False) -> FilterStats:
+        """Find documents that appeared behind ``flt``'s checkpoints and process them.
+
+        Recounts committed windows (``windows.py``): those of the last
+        ``settings.lookback_seconds`` of ``_id`` time with ``recent_only``, all
+        of them otherwise (which also offers again what another version of the
+        filter gave up on). Reads no document when nothing changed.
+        """
+        info = flt.info
+        total = FilterStats()
+        if not recent_only:
+            self.archive.retry_other_versions(info.id, info.version, info.consumes)
+        since = oids.upper_at(time.time() - self.settings.lookback_seconds) if recent_only else None
+        for consumes in info.consumes:
+            key = Leases.key(info.id, consumes)
+            state = self.archive.leases.read(key)
+            busy = [(x["lo"], x["hi"]) for x in state.get("leases", [])]
+            stale = self.archive.windows.stale(
+                key,
+                selector(consumes),
+                state.get("cursor"),
+                busy,
+                since=since,
+                merge_below=self.settings.batch_size,
+            )
+            for window in list(stale):
+                if self.stop_event.is_set():
+                    break
+                claim = self.archive.leases.claim_range(
+                    key,
+                    selector(consumes),
+                    window.lo,
+                    window.hi,
+                    window.counts,
+                    token=self._token(),
+                    owner=self.owner,
+                    lease_seconds=self.settings.lease_seconds,
+                )
+                if claim is not None:
+                    log.info(
+                        "%s: %s changed behind the checkpoint; processing it again", info.name, key
+                    )
+                    total.add(self._run_claim(flt, claim))
+        return total
+
+    def process_ids(
+        self, flt: LoadedFilter, consumes: Consumes, ids: Iterable[ObjectId]
+    ) -> FilterStats:
+        """Process documents known to be new (a change stream saw them inserted): those
+        behind the checkpoint get their windows processed again; the others are left to
+        the next claim."""
+        key = Leases.key(flt.info.id, consumes)
+        cursor = self.archive.leases.read(key).get("cursor")
+        windows = {}
+        for oid in ids:
+            if cursor is None or oid > cursor:
+                continue
+            window = self.archive.windows.containing(key, oid)
+            if window is None:  # in no window yet: a full verification finds the gap
+                return self.verify(flt)
+            windows[window["lo"]] = window
+        total = FilterStats()
+        for window in windows.values():
+            claim = self.archive.leases.claim_range(
+                key,
+                selector(consumes),
+                window["lo"],
+                window["hi"],
+                window.get("counts") or {},
+                token=self._token(),
+                owner=self.owner,
+                lease_seconds=self.settings.lease_seconds,
+            )
+            if claim is not None:
+                total.add(self._run_claim(flt, claim))
+        return total
 
     # ------------------------------------------------------------------ loops
 
     def drain(self, flt: LoadedFilter, *, full: bool = True) -> FilterStats:
-        """Process everything pending for ``flt`` now.
-
-        Claims walk the queue from its cursor; when they find nothing, the
-        queue is rewound once and walked again, so documents written behind
-        the cursor (by another process, or with an older ``_id``) are not left
-        pending. ``full`` rewinds to the oldest document; otherwise only
-        ``settings.lookback_seconds`` of ``_id`` time are walked again, with a
-        full pass every ``settings.rescan_seconds``.
-        """
+        """Process everything pending for ``flt`` now: claims after each checkpoint until
+        none is left, then a verification for late documents (``full``: of every window;
+        otherwise of the recent ones every ``VERIFY_RECENT_SECONDS``, of all of them every
+        ``settings.rescan_seconds``)."""
         total = FilterStats()
-        leases = self.archive.leases
         for consumes in flt.info.consumes:
-            key = leases.key(flt.info.id, consumes)
-            # A walk from the oldest document that finds nothing has done what the
-            # rewound walk would do: no second pass then.
-            from_oldest = leases.cursor(key) is None
-            rewound = claimed = False
             while not self.stop_event.is_set():
-                stats = self.run_batch(flt, consumes)
-                total.add(stats)
-                if stats.batches:
-                    claimed = True
-                    continue
-                if rewound or (from_oldest and not claimed):
+                claim = self._claim(flt, consumes)
+                if claim is None:
                     break
-                leases.rewind(key, self._rewind_point(key, full))
-                rewound = True
+                total.add(self._run_claim(flt, claim))
+        if not full:
+            total.add(self._verify_when_due(flt))
         return total
 
-    def _rewind_point(self, key: str, full: bool) -> ObjectId | None:
-        now = time.time()
-        if full or now - self._full_pass.get(key, 0.0) >= self.settings.rescan_seconds:
-            self._full_pass[key] = now
-            return None
-        since = datetime.fromtimestamp(now - self.settings.lookback_seconds, timezone.utc)
-        return ObjectId.from_datetime(since)
+    def _verify_when_due(self, flt: LoadedFilter) -> FilterStats:
+        now = time.monotonic()
+        fid = flt.info.id
+        last_full, last_recent = self._verified.get(fid, (now, 0.0))
+        if now - last_full >= self.settings.rescan_seconds:
+            self._verified[fid] = (now, now)
+            return self.verify(flt)
+        if now - last_recent >= VERIFY_RECENT_SECONDS:
+            self._verified[fid] = (last_full, now)
+            return self.verify(flt, recent_only=True)
+        self._verified.setdefault(fid, (last_full, last_recent))
+        return FilterStats()
 
     def run_once(self, max_passes: int = 50) -> RunSummary:
-        """Drain all pending work, chained filters included, then return the counts.
+        """Drain all pending work, chained filters included, then verify; return the counts.
 
         Passes repeat while any filter handled a document, so a filter that
         consumes another's output sees it in the same run. A later pass drains
         only the filters that can have new input: not those that read raw
-        documents alone (filters never write raw documents, and each drain ends
-        with its own pass over the whole queue), and not those since whose last
-        drain no other filter wrote anything.
+        documents alone (filters never write raw documents), and not those
+        since whose last drain no other filter wrote anything. When no work is
+        left, a full verification of every filter looks for late documents;
+        what it finds starts the passes again.
         """
         started = time.monotonic()
         summary = RunSummary({flt.info.name: FilterStats() for flt in self.filters})
         written = 0  # instances written so far in this run
         seen: dict[str, int] = {}  # ``written`` when each filter's last drain ended
+        verified = False
         for number in range(max_passes):
             handled = 0
             for flt in self.filters:
                 if self.stop_event.is_set():
                     break
                 fid = flt.info.id
-                if number and (_reads_only_raw(flt) or seen.get(fid) == written):
+                if verified:
+                    stats = self.verify(flt)
+                elif number and (_reads_only_raw(flt) or seen.get(fid) == written):
                     continue
-                stats = self.drain(flt)
+                else:
+                    stats = self.drain(flt)
                 summary.filters[flt.info.name].add(stats)
                 handled += stats.handled
                 written += stats.instances
-                # Its own outputs came after its cursor: this drain walked them already.
+                # Its own outputs came after its checkpoint: this drain claimed them already.
                 seen[fid] = written
-            if handled == 0 or self.stop_event.is_set():
+            if self.stop_event.is_set() or (handled == 0 and verified):
                 break
+            verified = handled == 0
+            if verified:
+                seen.clear()
         else:
             log.warning("run --once stopped after %d passes with work still appearing", max_passes)
         summary.seconds = time.monotonic() - started

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from cybexp_core import Raw
+from cybexp_core import Consumes, Raw
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.daemon import Daemon
@@ -47,7 +47,7 @@ def test_the_daemon_picks_up_new_data_stops_on_request_and_counts_its_time(
         runner.stop_event.set()
         worker.join(timeout=30)
     assert not worker.is_alive()
-    assert archive.collection.count_documents({"filters": "fake-ips"}) == 1
+    assert archive.progress("fake-ips", [Consumes.raw("demo")]).processed == 1
     summary = result[0]
     assert summary.seconds >= 0.5, "the summary gives the time the daemon ran"
     assert summary.filters["ips"].processed == 1

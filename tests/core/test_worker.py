@@ -11,6 +11,7 @@ from pymongo.errors import AutoReconnect
 from cybexp_core import Attribute, Consumes, Event, FilterInfo, Raw, hookimpl
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
+from cybexp_core.owner import Owner
 from cybexp_core.plugins import LoadedFilter, load_filters
 from cybexp_core.testing import snapshot
 from cybexp_core.worker import Runner
@@ -31,13 +32,29 @@ def _run(archive: Archive, filters: list[LoadedFilter], **settings: Any) -> Any:
     return Runner(archive, filters, Settings(mongo_url="x", **settings)).run_once()
 
 
+def _failure(archive: Archive, fid: str, raw: Raw) -> dict[str, Any]:
+    [failure] = archive.failures(fid, hashes=[raw._hash])
+    return failure.record
+
+
+def _progress(archive: Archive, fid: str, consumes: Any = None) -> Any:
+    return archive.progress(fid, [consumes or Consumes.raw("demo")])
+
+
+def _untouched(archive: Archive, raw: Raw) -> bool:
+    """The raw document is stored as ingested: no bookkeeping written to it."""
+    return archive.collection.find_one({"_hash": raw._hash}, {"_id": 0}) == raw.doc
+
+
 def _store(archive: Archive, *datas: dict[str, Any], sub_type: str = "demo") -> list[Raw]:
     raws = [Raw(sub_type, data, "org1") for data in datas]
     archive.insert_raw(raws)
     return raws
 
 
-def test_hook_filter_outputs_are_written_and_inputs_marked(archive: Archive) -> None:
+def test_hook_filter_outputs_are_written_with_provenance_and_inputs_untouched(
+    archive: Archive,
+) -> None:
     [raw] = _store(archive, {"ips": ["10.0.0.1", "10.0.0.2"], "ts": 100})
     summary = _run(archive, _filters(IPS))
     assert summary.filters["ips"].processed == 1
@@ -45,11 +62,10 @@ def test_hook_filter_outputs_are_written_and_inputs_marked(archive: Archive) -> 
     events = list(coll.find({"itype": "event"}, {"_id": 0}))
     assert len(events) == 2 and {e["category"] for e in events} == {"malicious"}
     assert coll.count_documents({"itype": "attribute", "sub_type": "ipv4"}) == 2
-    stored = coll.find_one({"_hash": raw._hash})
-    assert stored["filters"] == ["fake-ips"]
-    assert set(stored["_ref"]) == {e["_hash"] for e in events} | {
-        a["_hash"] for a in coll.find({"itype": "attribute"})
-    }
+    assert all(e["_from"] == [raw._hash] for e in events), "each event names its raw document"
+    assert _untouched(archive, raw)
+    progress = _progress(archive, "fake-ips")
+    assert (progress.processed, progress.pending, progress.instances) == (1, 0, 2)
 
 
 def test_many_batches_and_a_second_run_change_nothing(archive: Archive) -> None:
@@ -66,9 +82,9 @@ def test_reprocessing_after_a_crash_before_marking_gives_the_same_state(archive:
     _store(archive, *({"ips": ["10.1.1.1", f"10.2.2.{i}"], "ts": 7} for i in range(20)))
     _run(archive, _filters(IPS))
     expected = snapshot(archive)
-    # Forget the marks, as if the worker died after writing outputs and before marking.
-    archive.collection.update_many({"itype": "raw"}, {"$unset": {"filters": "", "_ref": ""}})
-    _run(archive, _filters(IPS))
+    # Forget the progress, as if the worker died after writing outputs and before recording.
+    assert archive.forget_done("fake-ips", [Consumes.raw("demo")]) == 20
+    assert _run(archive, _filters(IPS)).filters["ips"].processed == 20
     assert snapshot(archive) == expected
     assert archive.collection.count_documents({"itype": "event"}) == 21
 
@@ -78,14 +94,15 @@ def test_bad_input_is_kept_with_its_reason_and_others_are_processed(archive: Arc
     summary = _run(archive, _filters(IPS), max_attempts=3)
     stats = summary.filters["ips"]
     assert (stats.processed, stats.failed) == (1, 2)
-    failure = archive.collection.find_one({"_hash": bad._hash})["_failed"]["fake-ips"]
+    failure = _failure(archive, "fake-ips", bad)
     assert failure["error"] == "InputError" and failure["attempts"] == 1
     assert failure["message"] == "demo document without ips" and failure["field"] == "data.ips"
     assert failure["final_for"] == "1.0"
-    crashed = archive.collection.find_one({"_hash": crash._hash})["_failed"]["fake-ips"]
+    crashed = _failure(archive, "fake-ips", crash)
     assert crashed["error"] == "RuntimeError" and crashed["attempts"] == 3
     assert len(crashed["fingerprint"]) == 12
-    assert "filters" not in archive.collection.find_one({"_hash": bad._hash})
+    assert _untouched(archive, bad) and _untouched(archive, crash)
+    assert (_progress(archive, "fake-ips").failed, _progress(archive, "fake-ips").pending) == (2, 0)
 
 
 def test_a_new_plugin_version_retries_what_the_old_one_failed_on(archive: Archive) -> None:
@@ -96,16 +113,18 @@ def test_a_new_plugin_version_retries_what_the_old_one_failed_on(archive: Archiv
     newer.version = "2.0"
     summary = _run(archive, _filters(extra={"ips2": newer}))
     assert summary.filters["ips"].failed == 1
-    record = archive.collection.find_one({"_hash": bad._hash})["_failed"]["fake-ips"]
+    record = _failure(archive, "fake-ips", bad)
     assert record["version"] == "2.0" and record["attempts"] == 1
+    assert _progress(archive, "fake-ips").failed == 1, "counted once"
 
 
 def test_not_for_me_and_problems_are_recorded(archive: Archive) -> None:
     skip, mixed = _store(archive, {"skip": 1}, {"ips": ["1.1.1.1", "nonsense"], "ts": 3})
     summary = _run(archive, _filters(IPS))
     assert summary.filters["ips"].skipped == 1 and summary.filters["ips"].problems == 1
-    assert archive.collection.find_one({"_hash": skip._hash})["filters"] == ["fake-ips"]
-    problems = archive.collection.find_one({"_hash": mixed._hash})["_problems"]["fake-ips"]
+    assert _progress(archive, "fake-ips").skipped == 1 and _untouched(archive, skip)
+    [problems] = archive.problems("fake-ips")
+    assert problems.pop("doc") and problems.pop("_hash") == mixed._hash
     assert problems == {
         "count": 1,
         "first": [{"where": "ips[1]", "reason": "'nonsense' is not an IPv4 address"}],
@@ -122,10 +141,11 @@ def test_hook_filter_chained_consumes_another_filters_output_in_one_run(archive:
     }
     assert len(events) == 2 and events <= set(session["_ref"])
     assert (session["start_time"], session["end_time"]) == (10.0, 50.0)
-    # Derived inputs are marked, but their TAHOE _ref is not touched.
+    # Derived inputs are not written to: their TAHOE _ref is not touched.
     for event in archive.collection.find({"itype": "event"}):
-        assert event["filters"] == ["fake-correlate"]
+        assert "filters" not in event
         assert len(event["_ref"]) == 1
+    assert _progress(archive, "fake-correlate", Consumes("event", "sighting")).processed == 3
 
 
 def test_a_document_failed_by_one_filter_is_offered_to_the_others(archive: Archive) -> None:
@@ -145,9 +165,9 @@ def test_a_document_failed_by_one_filter_is_offered_to_the_others(archive: Archi
 
     summary = _run(archive, _filters(extra={"counter": Counter()}))
     assert summary.filters["counter"].processed == 1
-    stored = archive.collection.find_one({"_hash": raw._hash})
-    assert stored["filters"] == ["counter"]
-    assert stored["_failed"]["fake-ips"]["error"] == "InputError"
+    assert _progress(archive, "counter").processed == 1
+    assert _failure(archive, "fake-ips", raw)["error"] == "InputError"
+    assert list(archive.failures("counter")) == []
 
 
 def test_transient_database_errors_leave_documents_pending(
@@ -163,8 +183,7 @@ def test_transient_database_errors_leave_documents_pending(
     with pytest.raises(AutoReconnect):
         _run(archive, filters)
     monkeypatch.undo()
-    stored = archive.collection.find_one({"_hash": raw._hash})
-    assert "filters" not in stored and "_failed" not in stored
+    assert _untouched(archive, raw) and list(archive.failures("fake-ips")) == []
     state = archive.collection.database["cybexp_state"].find_one()
     assert [lease["until"] for lease in state["leases"]] == [0], "the lease is given up"
     assert _run(archive, filters).filters["ips"].processed == 1
@@ -172,10 +191,17 @@ def test_transient_database_errors_leave_documents_pending(
 
 
 def _claim(archive: Archive, token: str, limit: int = 20, seconds: float = 60) -> list[Any]:
-    leases = archive.leases
-    pending = archive.pending_query("fake-ips", "1.0", Consumes.raw("demo"))
-    key = leases.key("fake-ips", Consumes.raw("demo"))
-    return leases.claim(key, pending, token=token, owner=token, limit=limit, lease_seconds=seconds)
+    key = archive.leases.key("fake-ips", Consumes.raw("demo"))
+    owner = Owner(token, "a-host", 1, None)
+    claim = archive.leases.claim(
+        key,
+        {"itype": "raw", "sub_type": "demo"},
+        token=token,
+        owner=owner,
+        limit=limit,
+        lease_seconds=seconds,
+    )
+    return [] if claim is None else claim.docs
 
 
 def test_two_workers_never_claim_the_same_document(archive: Archive) -> None:
@@ -185,8 +211,6 @@ def test_two_workers_never_claim_the_same_document(archive: Archive) -> None:
     assert not {d["_id"] for d in first} & {d["_id"] for d in second}
     assert _claim(archive, "c") == []
     key = archive.leases.key("fake-ips", Consumes.raw("demo"))
-    archive.leases.rewind(key)
-    assert _claim(archive, "d") == [], "leased ranges stay out of a new pass"
     archive.leases.expire(key, "a")
     taken = _claim(archive, "e", limit=5)
     assert {d["_id"] for d in taken} == {d["_id"] for d in first}, "an expired range is taken over"
@@ -221,8 +245,8 @@ def test_an_output_too_large_for_mongodb_fails_only_its_document(archive: Archiv
     small, big = _store(archive, {"size": 10}, {"size": 17 * 1024 * 1024})
     summary = _run(archive, _filters(extra={"huge": Huge()}))
     assert (summary.filters["huge"].processed, summary.filters["huge"].failed) == (1, 1)
-    record = archive.collection.find_one({"_hash": big._hash})["_failed"]["huge"]
+    record = _failure(archive, "huge", big)
     assert record["error"] == "OutputTooLarge"
     assert record["message"].startswith("output could not be stored")
     assert len(record["message"]) < 1000
-    assert archive.collection.find_one({"_hash": small._hash})["filters"] == ["huge"]
+    assert _progress(archive, "huge").processed == 1 and _untouched(archive, small)

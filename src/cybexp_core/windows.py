@@ -1,0 +1,167 @@
+"""Committed windows: how late documents behind a checkpoint are found without rescanning.
+
+Every range a claim committed is recorded in ``cybexp_windows``::
+
+    {"key": "<queue key>", "lo": ObjectId, "hi": ObjectId, "count": 1000,
+     "counts": {"processed": 990, "failed": 10, ...}}
+
+``count`` is how many documents of the queue's input ``(lo, hi]`` held when
+they were processed, ``counts`` what the filter made of them. Windows tile the
+``_id`` line below the checkpoint. A verification recounts each window with a
+``count_documents`` of equality on the input plus both ``_id`` bounds (the
+index answers it; no document is read) and hands back the windows whose count
+changed, gaps included, to be processed again: writes are idempotent, and the
+counters move by the difference with ``counts``. Verified neighbours whose
+counts add up to at most a batch are merged, so their number stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from attrs import define
+from bson import ObjectId
+from pymongo import ASCENDING
+from pymongo.collection import Collection
+
+from cybexp_core import oids
+
+__all__ = ["WINDOWS_COLLECTION", "Stale", "Windows"]
+
+WINDOWS_COLLECTION = "cybexp_windows"
+
+
+@define
+class Stale:
+    """A window to process again: ``(lo, hi]`` and what the counters hold for it."""
+
+    lo: ObjectId
+    hi: ObjectId
+    counts: Mapping[str, int]
+
+
+@define
+class Windows:
+    """The committed windows of every queue."""
+
+    collection: Collection
+    documents: Collection
+
+    def ensure_indexes(self) -> None:
+        self.collection.create_index([("key", ASCENDING), ("lo", ASCENDING)], unique=True)
+
+    def record(
+        self, key: str, lo: ObjectId, hi: ObjectId, count: int, counts: Mapping[str, int]
+    ) -> None:
+        """Remember that ``(lo, hi]`` of ``key`` held ``count`` documents, done as ``counts``."""
+        self.collection.update_one(
+            {"key": key, "lo": lo},
+            {"$set": {"hi": hi, "count": count, "counts": dict(counts)}, "$unset": {"retry": ""}},
+            upsert=True,
+        )
+
+    def _count(self, selector: Mapping[str, Any], lo: ObjectId, hi: ObjectId) -> int:
+        return self.documents.count_documents({**selector, "_id": {"$gt": lo, "$lte": hi}})
+
+    def stale(
+        self,
+        key: str,
+        selector: Mapping[str, Any],
+        checkpoint: ObjectId | None,
+        busy: list[tuple[ObjectId, ObjectId]],
+        *,
+        since: ObjectId | None = None,
+        merge_below: int = 0,
+    ) -> Iterator[Stale]:
+        """Windows of ``key`` whose documents changed (and uncovered gaps below
+        ``checkpoint``), from ``since`` on; ranges in ``busy`` (open leases) are left alone."""
+        if checkpoint is None:
+            return
+        start = since or oids.OID_MIN
+        query = {"key": key, "lo": {"$gte": start, "$lte": checkpoint}}
+        expected = start if since is None else None
+        merged: dict[str, Any] | None = None
+        for window in self.collection.find(query).sort("lo", ASCENDING):
+            lo, hi = window["lo"], window["hi"]
+            if expected is not None and lo > expected:  # never recorded (a crash): check it
+                yield from self._gap(key, selector, expected, lo, busy)
+                merged = None
+            if expected is not None and hi <= expected:  # inside a merged neighbour
+                self.collection.delete_one({"_id": window["_id"]})
+                continue
+            expected = hi if expected is None else max(expected, hi)
+            if any(b_lo < hi and lo < b_hi for b_lo, b_hi in busy):
+                merged = None
+                continue
+            if self._count(selector, lo, hi) != window.get("count"):
+                merged = None
+                yield Stale(lo, hi, window.get("counts") or {})
+                continue
+            if merged is not None and merged["count"] + window["count"] <= merge_below:
+                self._merge(merged, window)
+            else:
+                merged = window
+        if expected is not None and expected < checkpoint:
+            yield from self._gap(key, selector, expected, checkpoint, busy)
+
+    def _gap(
+        self,
+        key: str,
+        selector: Mapping[str, Any],
+        lo: ObjectId,
+        hi: ObjectId,
+        busy: list[tuple[ObjectId, ObjectId]],
+    ) -> Iterator[Stale]:
+        if any(b_lo < hi and lo < b_hi for b_lo, b_hi in busy):
+            return
+        if self._count(selector, lo, hi):
+            yield Stale(lo, hi, {})
+        else:
+            self.record(key, lo, hi, 0, {})
+
+    def _merge(self, into: dict[str, Any], window: Mapping[str, Any]) -> None:
+        """Extend ``into`` over its right neighbour ``window`` (then drop that one)."""
+        counts = dict(into.get("counts") or {})
+        for name, value in (window.get("counts") or {}).items():
+            counts[name] = counts.get(name, 0) + value
+        into.update(hi=window["hi"], count=into["count"] + window["count"], counts=counts)
+        self.collection.update_one(
+            {"_id": into["_id"]},
+            {"$set": {"hi": into["hi"], "count": into["count"], "counts": counts}},
+        )
+        # A crash here leaves ``window`` inside ``into``: the next verification drops it.
+        self.collection.delete_one({"_id": window["_id"]})
+
+    def containing(self, key: str, oid: ObjectId) -> Mapping[str, Any] | None:
+        """The window of ``key`` that holds ``oid``, if one was recorded."""
+        found = (
+            self.collection.find({"key": key, "lo": {"$gte": oids.OID_MIN, "$lt": oid}})
+            .sort("lo", -1)
+            .limit(1)
+        )
+        window = next(iter(found), None)
+        return window if window is not None and oid <= window["hi"] else None
+
+    def invalidate(self, key: str, oid: ObjectId, *, retry: bool = False) -> bool:
+        """Make the next verification process the window holding ``oid`` again; ``retry``:
+        because a failure of ``oid`` was forgotten (``status`` counts it pending)."""
+        window = self.containing(key, oid)
+        if window is None:
+            return False
+        update: dict[str, Any] = {"$set": {"count": -1}}
+        if retry:
+            update["$inc"] = {"retry": 1}
+        self.collection.update_one({"_id": window["_id"]}, update)
+        return True
+
+    def retries(self, key: str) -> int:
+        """Documents of ``key`` whose failure was forgotten and that wait for a verification."""
+        everything = {"$gte": oids.OID_MIN, "$lte": oids.OID_MAX}
+        rows = self.collection.find({"key": key, "lo": everything, "retry": {"$gt": 0}})
+        return sum(row["retry"] for row in rows)
+
+    def forget(self, key: str) -> None:
+        self.collection.delete_many(
+            {"key": key, "lo": {"$gte": oids.OID_MIN, "$lte": oids.OID_MAX}}
+        )
