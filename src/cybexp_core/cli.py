@@ -292,23 +292,18 @@ def status(app: App, as_json: bool) -> None:
     archive = app.archive()
     rows = []
     for f in report.filters:
-        fid = f.info.id
+        progress = archive.progress(f.info.id, f.info.version, f.info.consumes)
         rows.append(
             {
                 "name": f.info.name,
-                "id": fid,
+                "id": f.info.id,
                 "version": f.info.version,
-                "pending": archive.count_pending(fid, f.info.version, f.info.consumes),
-                "processed": archive.count({"filters": fid}),
-                "failed": archive.count(
-                    {f"_failed.{fid}.final_for": {"$exists": True, "$ne": None}}
-                ),
+                "pending": progress.pending,
+                "processed": progress.processed,
+                "failed": progress.failed,
             }
         )
-    instances = {
-        itype: archive.count({"itype": itype})
-        for itype in ("raw", "attribute", "object", "event", "session")
-    }
+    instances = archive.instance_counts()
     if as_json:
         click.echo(json.dumps({"filters": rows, "instances": instances}, indent=2))
         return
