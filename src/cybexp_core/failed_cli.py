@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import click
 
 from cybexp_core.app import App, pass_app
 from cybexp_core.plugins import LoadedFilter
+from cybexp_core.worker import select_filters
 
 __all__ = ["failed"]
 
 
 def _chosen(app: App, selectors: Sequence[str]) -> list[LoadedFilter]:
-    filters = app.filters().filters
-    chosen = [f for f in filters if not selectors or f.matches(selectors)]
+    chosen = select_filters(app.filters().filters, selectors)
     if not chosen:
         raise click.ClickException("no installed filter matches --filter")
     return chosen
-
-
-def _query(error: str | None, fid: str) -> dict[str, Any]:
-    return {f"_failed.{fid}.error": error} if error else {}
 
 
 @click.group()
@@ -40,14 +35,13 @@ def list_failed(app: App, selectors: Sequence[str], error: str | None, as_json: 
     """One line per failed document and filter."""
     rows = []
     for flt in _chosen(app, selectors):
-        fid = flt.info.id
-        for doc in app.archive().failures(fid, _query(error, fid)):
-            record = doc["_failed"][fid]
+        for failure in app.archive().failures(flt.info.id, error=error):
+            record = failure.record
             rows.append(
                 {
-                    "hash": doc["_hash"],
-                    "itype": doc.get("itype"),
-                    "sub_type": doc.get("sub_type"),
+                    "hash": failure.hash,
+                    "itype": failure.itype,
+                    "sub_type": failure.sub_type,
                     "filter": flt.info.name,
                     "version": record.get("version"),
                     "error": record.get("error"),
@@ -94,8 +88,7 @@ def retry(
         raise click.UsageError("say which: HASH..., --filter, --error or --all")
     total = 0
     for flt in _chosen(app, selectors):
-        query = _query(error, flt.info.id)
-        if hashes:
-            query["_hash"] = {"$in": list(hashes)}
-        total += app.archive().clear_failures(flt.info.id, query)
+        total += app.archive().clear_failures(
+            flt.info.id, error=error, hashes=list(hashes) if hashes else None
+        )
     click.echo(f"{total} documents will be offered again")

@@ -12,7 +12,7 @@ from attrs import frozen
 from cybexp_core.errors import InputError
 from cybexp_core.models import Raw
 
-__all__ = ["MAX_CHUNK_BYTES", "BadLine", "check_keys", "read_file", "read_jsonl"]
+__all__ = ["MAX_CHUNK_BYTES", "RECEIVED", "BadLine", "check_keys", "read_file", "read_jsonl"]
 
 #: Files larger than this are split at line boundaries into several raw documents.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
@@ -21,6 +21,8 @@ MAX_LINE_BYTES = 15 * 1024 * 1024
 MAX_DEPTH = 90
 #: A split file's first line is copied into every part, up to this many characters.
 MAX_HEADER_CHARS = 64 * 1024
+#: The field the runner adds to each document it offers: when it was stored (epoch seconds).
+RECEIVED = "_received"
 
 
 @frozen

@@ -13,9 +13,10 @@ from typing import Any
 
 from cybexp_core.declaration import FilterResult, Problem
 from cybexp_core.errors import InputError
+from cybexp_core.ingest import RECEIVED
 from cybexp_core.models import Instance
 
-__all__ = ["data_object", "dispatch_feed", "file_text", "file_timestamp", "orgid_of"]
+__all__ = ["RECEIVED", "data_object", "dispatch_feed", "file_text", "file_timestamp", "orgid_of"]
 
 
 def orgid_of(document: Mapping[str, Any], what: str) -> str:
@@ -65,13 +66,21 @@ def file_text(data: Mapping[str, Any]) -> str:
     return text.removeprefix("\ufeff")
 
 
-def file_timestamp(data: Mapping[str, Any], what: str) -> float:
-    """``data.timestamp`` (when the file was fetched, epoch seconds) for records with no time.
+def file_timestamp(data: Mapping[str, Any], what: str, received: object = None) -> float:
+    """When the records of a feed file with no time of their own were seen, epoch seconds.
+
+    ``data.timestamp`` (the fetch time ``ingest --timestamp`` stores) when it is
+    there, else ``received``: pass ``document.get(RECEIVED)``, the time the
+    runner says the raw document was stored (the creation time of its
+    ObjectId), so a feed stored without ``--timestamp``, or inserted by
+    another CYBEX-P module, still gets the same time on every run.
 
     :param what: What needs it, for the message (``"an OpenPhish community feed"``).
-    :raises InputError: If it is missing or not a finite number.
+    :raises InputError: If neither is a finite number (a document run outside the runner).
     """
     value = data.get("timestamp") if isinstance(data, Mapping) else None
+    if value is None:
+        value = received
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise InputError(
             f"{what} carries no time of its own: store it with data.timestamp (epoch seconds; "
@@ -83,8 +92,8 @@ def file_timestamp(data: Mapping[str, Any], what: str) -> float:
     return float(value)
 
 
-#: Reads a whole feed file: ``(data, orgid) -> result``.
-TextReader = Callable[[Mapping[str, Any], str], FilterResult]
+#: Reads a whole feed file: ``(data, orgid, document.get(RECEIVED)) -> result``.
+TextReader = Callable[[Mapping[str, Any], str, object], FilterResult]
 #: Reads one record: ``(record, orgid) -> (instance, notes on dropped fields)``.
 RecordReader = Callable[[Mapping[str, Any], str], tuple[Instance, list[str]]]
 
@@ -100,7 +109,8 @@ def dispatch_feed(
 ) -> FilterResult:
     """A feed document: a whole file (``ingest --format file``) or one record (``--format jsonl``).
 
-    ``data`` holding the file's text in ``data.data`` goes to ``text``; ``data``
+    ``data`` holding the file's text in ``data.data`` goes to ``text`` (with the time
+    the document was stored, for :func:`file_timestamp`); ``data``
     holding any of ``record_keys`` is one record and goes to ``record``, whose
     notes become problems ``"record"``.
 
@@ -112,7 +122,7 @@ def dispatch_feed(
     data = document.get("data")
     orgid = orgid_of(document, what)
     if isinstance(data, Mapping) and isinstance(data.get("data"), str):
-        return text(data, orgid)
+        return text(data, orgid, document.get(RECEIVED))
     if isinstance(data, Mapping) and any(key in data for key in record_keys):
         try:
             instance, notes = record(data, orgid)

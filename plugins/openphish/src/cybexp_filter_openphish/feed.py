@@ -26,7 +26,7 @@ def _record(line: str) -> Mapping[str, Any]:
     return value
 
 
-def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
+def _feed_text(data: Mapping[str, Any], orgid: str, received: object) -> FilterResult:
     found = Entries.of_file("openphish_feed", data)
     fetched: float | None = None
     for number, line in enumerate(file_text(data).split("\n"), start=1):
@@ -36,7 +36,7 @@ def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
         where = f"line {number}"
         commercial = entry.startswith(("{", "["))
         if not commercial and fetched is None:  # only community lines need the fetch time
-            fetched = file_timestamp(data, COMMUNITY)
+            fetched = file_timestamp(data, COMMUNITY, received)
         with found.entry(where):
             if "\ufffd" in entry:
                 raise InputError("the line is not valid UTF-8")
