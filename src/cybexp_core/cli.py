@@ -23,6 +23,7 @@ from cybexp_core.failed_cli import failed
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
 from cybexp_core.related import related
 from cybexp_core.scaffold import new_plugin
+from cybexp_core.server_cli import server
 from cybexp_core.threatrank import threatrank
 from cybexp_core.worker import Runner, RunSummary, select_filters
 
@@ -331,6 +332,7 @@ def status(app: App, as_json: bool) -> None:
 cli.add_command(failed)
 cli.add_command(new_plugin)
 cli.add_command(related)
+cli.add_command(server)
 cli.add_command(threatrank)
 
 
