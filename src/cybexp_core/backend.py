@@ -192,3 +192,13 @@ class Archive(ArchiveBookkeeping):
 
     def count(self, query: Mapping[str, Any]) -> int:
         return self.collection.count_documents(dict(query))
+
+    def hashes_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to ``limit`` stored ``_hash`` values that start with the lower-case hex ``prefix``.
+
+        A range on the unique ``_hash`` index with both bounds (hex digits sort before
+        ``g``), so the cost does not grow with the collection.
+        """
+        query = {"_hash": {"$gte": prefix, "$lt": prefix + "g"}}
+        cursor = self.collection.find(query, {"_id": 0, "_hash": 1}).sort("_hash", 1).limit(limit)
+        return [doc["_hash"] for doc in cursor]
