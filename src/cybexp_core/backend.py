@@ -27,7 +27,7 @@ from cybexp_core.config import Settings
 from cybexp_core.legacy_marks import MAX_RAW_REFS
 from cybexp_core.models import Instance, Raw, Session, flatten
 from cybexp_core.progress import ArchiveBookkeeping, Progress
-from cybexp_core.session_writes import MAX_FROM, PROVENANCE, SessionWrite, session_update
+from cybexp_core.session_writes import PROVENANCE, SessionWrite, session_update
 
 __all__ = ["MAX_RAW_REFS", "Archive", "Progress", "WriteStats", "flatten"]
 
@@ -50,7 +50,7 @@ class WriteStats:
 
 def _with_provenance(doc: dict[str, Any], sources: Sequence[str] | None) -> dict[str, Any]:
     if sources and doc.get("itype") == "event":
-        doc[PROVENANCE] = list(dict.fromkeys(sources))[:MAX_FROM]
+        doc[PROVENANCE] = [sources[0]]  # the first raw document that made it
     return doc
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from conftest import cowrie_events
-from cybexp_core import Raw, Session
+from cybexp_core import Event, Raw, Session
 from cybexp_core.backend import Archive
+from cybexp_core.bookkeeping import selector
 from cybexp_core.config import Settings
 from cybexp_core.ingest import read_file, read_jsonl
 from cybexp_core.models import flatten
@@ -44,15 +45,21 @@ def _filters() -> list[LoadedFilter]:
     return load_filters(strict=True).filters
 
 
-def _write_one_by_one(archive: Archive, instances: list[Any]) -> None:
+def _write_one_by_one(archive: Archive, instances: list[Any], source: str | None) -> None:
+    """Each instance with a find then an insert or update; outputs of a raw document name
+    it in ``_from`` (events: the first one; sessions: every one)."""
     coll = archive.collection
+    named = {i._hash for i in instances if source and isinstance(i, (Event, Session))}
     for instance in flatten(instances):
+        sources = [source] if instance._hash in named else []
         if coll.find_one({"_hash": instance._hash}) is None:
-            coll.insert_one(instance.doc)
+            coll.insert_one({**instance.doc, **({"_from": sources} if sources else {})})
             continue
         if not isinstance(instance, Session):
             continue
         update: dict[str, Any] = {"$addToSet": {"_ref": {"$each": instance.doc["_ref"]}}}
+        if sources:
+            update["$addToSet"]["_from"] = {"$each": sources}
         for name, op in (("start_time", "$min"), ("end_time", "$max"), ("duration", "$max")):
             value = getattr(instance, name)
             if value is not None:
@@ -61,8 +68,10 @@ def _write_one_by_one(archive: Archive, instances: list[Any]) -> None:
 
 
 def _reference_run(archive: Archive, filters: list[LoadedFilter]) -> None:
-    """Every filter over every document it consumes, until nothing new is made."""
+    """Every filter over every document it consumes, oldest first, each once, until nothing
+    new is made; what was done is kept in memory, nothing is written to the inputs."""
     coll = archive.collection
+    seen: set[tuple[str, Any]] = set()
     while True:
         done = 0
         for flt in filters:
@@ -70,22 +79,15 @@ def _reference_run(archive: Archive, filters: list[LoadedFilter]) -> None:
             pending = [
                 doc
                 for consumes in flt.info.consumes
-                for doc in coll.find(Archive.pending_query(fid, flt.info.version, consumes))
+                for doc in coll.find(selector(consumes)).sort("_id", 1)
+                if (fid, doc["_id"]) not in seen
             ]
             for doc in pending:
-                _id = doc.pop("_id")
+                seen.add((fid, doc.pop("_id")))
                 result = flt.run(doc)
-                mark: dict[str, Any] = {"$addToSet": {"filters": fid}}
                 if result is not None:
-                    if result.problems:
-                        first = [{"where": p.where, "reason": p.reason} for p in result.problems]
-                        mark["$set"] = {f"_problems.{fid}": {"count": len(first), "first": first}}
-                    _write_one_by_one(archive, list(result.instances))
-                    if doc["itype"] == "raw" and result.instances:
-                        refs = dict.fromkeys(i._hash for i in result.instances)
-                        refs.update(dict.fromkeys(i._hash for i in flatten(result.instances)))
-                        mark["$push"] = {"_ref": {"$each": list(refs)}}
-                coll.update_one({"_id": _id}, mark)
+                    source = doc["_hash"] if doc["itype"] == "raw" else None
+                    _write_one_by_one(archive, list(result.instances), source)
                 done += 1
         if not done:
             return

@@ -14,6 +14,7 @@ from conftest import (
     store_cowrie,
     summary_of,
 )
+from cybexp_core import Consumes
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.server import LocalServer
@@ -23,8 +24,12 @@ COWRIE_ID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"
 DOCUMENTS = 2500
 
 
+COWRIE_INPUT = [Consumes.raw("cowrie")]
+
+
 def _processed(archive: Archive) -> int:
-    return archive.collection.count_documents({"filters": COWRIE_ID})
+    progress = archive.progress(COWRIE_ID, COWRIE_INPUT)
+    return progress.processed + progress.skipped
 
 
 def _wait_for(predicate, timeout: float = 300.0, step: float = 0.05) -> None:
@@ -79,11 +84,7 @@ def test_server_stopped_and_restarted_under_a_running_worker(tmp_path: Path) -> 
         server = LocalServer(tmp_path / "db", port=server.port, sync_on_commit=True).start()
         _wait_for(
             lambda: (
-                _processed(archive)
-                + archive.collection.count_documents(
-                    {f"_failed.{COWRIE_ID}.final_for": {"$ne": None}}
-                )
-                >= 1500
+                _processed(archive) + archive.progress(COWRIE_ID, COWRIE_INPUT).failed >= 1500
             ),
             timeout=600,
         )
@@ -94,8 +95,8 @@ def test_server_stopped_and_restarted_under_a_running_worker(tmp_path: Path) -> 
     check = Archive.connect(Settings(mongo_url=server.uri, db="outage"))
     try:
         raws = check.collection.count_documents({"itype": "raw"})
-        done = check.collection.count_documents({"itype": "raw", "filters": COWRIE_ID})
-        failed = check.collection.count_documents({"_failed": {"$exists": True}})
+        done = _processed(check)
+        failed = len(list(check.failures(COWRIE_ID)))
         hashes = [d["_hash"] for d in check.collection.find({}, {"_hash": 1})]
     finally:
         check.close()

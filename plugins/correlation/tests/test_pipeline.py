@@ -7,7 +7,7 @@ from typing import Any
 
 from correlation_events import DAY, T0, events_in, login, sighting
 
-from cybexp_core import Attribute
+from cybexp_core import Attribute, Consumes
 from cybexp_core.backend import Archive
 from cybexp_filter_correlation import FILTER_ID
 
@@ -44,9 +44,10 @@ def test_three_sources_share_an_address(
     # the URL and the lone address correlate one event each; the private address none
     assert events_in(session_of(Attribute("url", PHISH_URL)), phish) == {phish._hash}
     assert session_of(Attribute("ipv4", "10.0.0.8")) is None
-    # events are marked with the filter id; their TAHOE _ref is untouched
+    # events are not written to (progress is a checkpoint): their TAHOE _ref is untouched
     stored = archive.collection.find_one({"_hash": partner._hash})
-    assert FILTER_ID in stored["filters"] and stored["_ref"] == partner.doc["_ref"]
+    assert "filters" not in stored and stored["_ref"] == partner.doc["_ref"]
+    assert archive.progress(FILTER_ID, [Consumes("event")]).processed == 4
     # front-end query: every correlation holding the address, by its attribute hash
     found = list(archive.collection.find({"itype": "session", "_ref": ip._hash}))
     assert [d["sub_type"] for d in found] == ["correlation"]
@@ -81,13 +82,13 @@ def test_new_events_join_existing_correlations(
 def test_reprocessing_an_event_adds_nothing(
     archive: Archive, store: Callable[..., None], correlate: Callable[..., Any], session_of: Any
 ) -> None:
-    """A crash before the marks makes the runner offer an event again: same session."""
+    """A crash before the progress is recorded: the runner offers an event again, same session."""
     ip = Attribute("ipv4", ATTACKER)
     events = [sighting(ip, orgid="a"), sighting(ip, orgid="b")]
     store(events)
     correlate()
     refs = session_of(ip)["_ref"]
-    archive.collection.update_many({"itype": "event"}, {"$unset": {"filters": ""}})
+    assert archive.forget_done(FILTER_ID, [Consumes("event")]) == 2
     assert correlate().filters["correlation"].processed == 2
     assert session_of(ip)["_ref"] == refs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cybexp_core import Consumes
 from cybexp_core.testing import make_raw, run_pipeline
 
 FILTER_ID = "05e66bff-c3e1-49a0-bd2e-ad203a1f94fc"
@@ -40,16 +41,18 @@ def test_sightings_end_to_end_and_reprocessing_adds_nothing(archive) -> None:
         coll.count_documents({"itype": {"$ne": "raw"}, "sub_type": {"$in": ["$where", "nested"]}})
         == 0
     )
-    stored = coll.find_one({"_hash": raws[1]["_hash"]})
-    assert stored["_problems"][FILTER_ID]["count"] == 3
-    # A 100 kB value is reported without being copied whole into the raw document.
-    reasons = [p["reason"] for p in stored["_problems"][FILTER_ID]["first"]]
+    [problems] = archive.problems(FILTER_ID)
+    assert problems["_hash"] == raws[1]["_hash"] and problems["count"] == 3
+    # A 100 kB value is reported without being copied whole into the problem record.
+    reasons = [p["reason"] for p in problems["first"]]
     assert any("control characters" in r for r in reasons)
     assert all(len(r) <= 500 for r in reasons)
-    failed = coll.find_one({"_hash": raws[3]["_hash"]})
-    assert "timestamp" in failed["_failed"][FILTER_ID]["message"]
+    [failed] = archive.failures(FILTER_ID)
+    assert failed.hash == raws[3]["_hash"] and "timestamp" in failed.record["message"]
+    assert coll.find_one({"_hash": raws[3]["_hash"]}, {"_id": 0}) == raws[3], "raw untouched"
 
     before = coll.count_documents({})
-    coll.update_many({"itype": "raw"}, {"$unset": {"filters": "", "_failed": ""}})
+    assert archive.forget_done(FILTER_ID, [Consumes.raw("sighting")]) == 3
+    archive.clear_failures(FILTER_ID, [Consumes.raw("sighting")])
     assert run_pipeline(archive, [], filters=["sighting"]).filters["sighting"].processed == 3
     assert coll.count_documents({}) == before
