@@ -31,6 +31,8 @@ from cybexp_core.threatrank import threatrank
 from cybexp_core.worker import Runner, RunSummary, select_filters
 
 log = logging.getLogger("cybexp_core")
+#: Exit status of ``run --once`` when live workers elsewhere still hold leased work.
+LEASED_ELSEWHERE = 3
 
 
 class _Group(GlobalOptionsGroup):
@@ -177,6 +179,11 @@ def run(
         click.echo(json.dumps(summary.as_dict(), indent=2))
     else:
         _print_summary(summary)
+    held = [line for f in filters for line in archive.held_leases(f.info.id, f.info.consumes)]
+    if once and held:
+        for line in held:
+            click.echo(f"not finished: {line}", err=True)
+        sys.exit(LEASED_ELSEWHERE)
 
 
 def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:

@@ -270,6 +270,27 @@ class Leases:
         done = self.state.update_one({"_id": claim.key, "leases.id": claim.token}, update)
         return bool(done.modified_count)
 
+    def split(self, claim: Claim, at: ObjectId, done: int) -> Claim:
+        """Keep ``(lo, at]`` (its first ``done`` documents) leased to ``claim``'s token and
+        turn ``(at, hi]`` into an expired lease, which the next claim takes over at once.
+        One compare-and-swap of the whole lease list: no range is ever in two leases."""
+        for _ in range(_MAX_RACES):
+            state = self.read(claim.key)
+            leases = state.get("leases", [])
+            mine = next((x for x in leases if x["id"] == claim.token), None)
+            if mine is None:  # taken over meanwhile: its taker does the rest
+                break
+            rest = {**mine, "id": f"{claim.token}:rest", "lo": at, "until": 0, "base": {}}
+            changed = [{**x, "hi": at} if x is mine else x for x in leases] + [rest]
+            version = state.get("version", 0)
+            swapped = self.state.update_one(
+                {"_id": claim.key, "version": version},
+                {"$set": {"leases": changed, "version": version + 1}},
+            )
+            if swapped.modified_count:
+                break
+        return Claim(claim.key, claim.lo, at, claim.docs[:done], claim.token, claim.base)
+
     def expire(self, key: str, token: str) -> None:
         """The batch could not finish: let the next claim take its range over now."""
         self.state.update_one({"_id": key, "leases.id": token}, {"$set": {"leases.$.until": 0}})

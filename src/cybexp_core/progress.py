@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from attrs import define, field
@@ -21,6 +22,7 @@ from cybexp_core import bookkeeping, legacy_marks, oids
 from cybexp_core.bookkeeping import Failed, Failure, Outcome, Processed, Records, Ticket
 from cybexp_core.declaration import Consumes
 from cybexp_core.leases import COUNTS, STATE_COLLECTION, Claim, Leases
+from cybexp_core.owner import Owner
 from cybexp_core.windows import WINDOWS_COLLECTION, Windows
 
 __all__ = ["ArchiveBookkeeping", "Progress"]
@@ -168,6 +170,23 @@ class ArchiveBookkeeping:
             if upper >= end:
                 return None
             width *= 4
+
+    def held_leases(self, fid: str, consumes: Iterable[Consumes]) -> list[str]:
+        """One line per open lease of filter ``fid``: ``N documents leased by host/pid until T``
+        (after ``run --once``, work another live worker still holds)."""
+        lines = []
+        for key, item in self._keys(fid, consumes):
+            for lease in self.leases.read(key).get("leases", []):
+                query = {
+                    **bookkeeping.selector(item),
+                    "_id": {"$gt": lease["lo"], "$lte": lease["hi"]},
+                }
+                until = datetime.fromtimestamp(lease.get("until", 0), timezone.utc)
+                lines.append(
+                    f"{key}: {self.collection.count_documents(query)} documents leased by "
+                    f"{Owner.describe(lease)} until {until.isoformat(timespec='seconds')}"
+                )
+        return lines
 
     def count_pending(self, fid: str, version: str, consumes: Iterable[Consumes]) -> int:
         """Documents of ``consumes`` after filter ``fid``'s checkpoint or in its open leases."""

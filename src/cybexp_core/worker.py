@@ -162,6 +162,10 @@ class Runner:
     worker_id: str = field(factory=lambda: uuid.uuid4().hex[:12])
     stop_event: threading.Event = field(factory=threading.Event)
     on_progress: Callable[[int], None] | None = None
+    #: Called after each batch with ``(filter, queue key, stats, seconds)`` (metrics, logs).
+    on_batch: Callable[[LoadedFilter, str, FilterStats, float], None] | None = None
+    #: The claims this runner holds now, by lease token.
+    held: dict[str, Claim] = field(factory=dict, init=False)
     _verified: dict[str, tuple[float, float]] = field(factory=dict, init=False, repr=False)
 
     @property
@@ -260,18 +264,32 @@ class Runner:
         return f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
 
     def _run_claim(self, flt: LoadedFilter, claim: Claim) -> FilterStats:
-        """Process, write and record one claim, then release its lease."""
+        """Process, write and record one claim, then release its lease.
+
+        When ``stop_event`` is set during the claim, the document in hand is
+        finished, what is done is written and recorded, and the rest of the
+        lease is given back at once (split off, expired) for another worker.
+        """
         info = flt.info
+        started = time.monotonic()
         # A claim of empty space (no lease) is no batch, but claims go on after it.
         stats = FilterStats(batches=int(claim.token is not None))
+        if claim.token is not None:
+            self.held[claim.token] = claim
         try:
             opened = self.archive.open_claim(info.id, info.version, claim)
-            settled = [ticket for _, ticket in opened if ticket.settled]
-            outcomes = [
-                self._process(flt, doc, ticket, stats)
-                for doc, ticket in opened
-                if not ticket.settled
-            ]
+            outcomes: list[Outcome] = []
+            settled: list[Ticket] = []
+            for done, (doc, ticket) in enumerate(opened):
+                if self.stop_event.is_set() and claim.token is not None and not claim.base:
+                    claim = self._give_back(claim, opened, done)
+                    if claim.token is None:
+                        return FilterStats()
+                    break
+                if ticket.settled:
+                    settled.append(ticket)
+                else:
+                    outcomes.append(self._process(flt, doc, ticket, stats))
             self._write(flt, outcomes, stats)
             gained = self.archive.commit(
                 info.id, claim, outcomes, settled, write_marks=self.settings.write_marks
@@ -281,12 +299,28 @@ class Runner:
                 with contextlib.suppress(PyMongoError):  # else the lease expires on its own
                     self.archive.leases.expire(claim.key, claim.token)
             raise
+        finally:
+            self.held.pop(claim.token or "", None)
         if claim.base and gained:  # processed again: count only the new work
             for name, value in _new_work(claim, outcomes, settled).items():
                 setattr(stats, name, value)
         if self.on_progress is not None and claim.docs:
             self.on_progress(len(claim.docs))
+        if self.on_batch is not None and stats.batches:
+            self.on_batch(flt, claim.key, stats, time.monotonic() - started)
         return stats
+
+    def _give_back(self, claim: Claim, opened: list[tuple[dict, Ticket]], done: int) -> Claim:
+        """Stop after ``done`` documents: the claim shrinks to them and the rest of its
+        range becomes a lease anyone may take now (all of it when ``done`` is 0)."""
+        if done == 0:
+            self.archive.leases.expire(claim.key, claim.token or "")
+            self.held.pop(claim.token or "", None)
+            log.info("%s: stopping; gave back the lease on %s", claim.key, claim.key)
+            return attrs.evolve(claim, token=None, docs=[])
+        shorter = self.archive.leases.split(claim, opened[done - 1][1]._id, done)
+        log.info("%s: stopping; gave back %d documents", claim.key, len(opened) - done)
+        return shorter
 
     def _claim(self, flt: LoadedFilter, consumes: Consumes) -> Claim | None:
         return self.archive.leases.claim(

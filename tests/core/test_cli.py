@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from cybexp_core import plugins
+from cybexp_core import Consumes, plugins
 from cybexp_core.backend import Archive
 from cybexp_core.cli import cli
+from cybexp_core.owner import Owner
 from fakes import entry_point
 
 FAKES = [
@@ -315,3 +316,24 @@ def test_a_prefix_that_is_ambiguous_short_or_unknown_is_refused(
 def test_failed_show_names_its_argument_hash() -> None:
     usage = CliRunner().invoke(cli, ["failed", "show", "-h"]).output
     assert "show [OPTIONS] HASH\n" in usage and "HASH_" not in usage
+
+
+def test_run_once_exits_3_when_a_live_worker_elsewhere_holds_work(
+    invoke: Any, tmp_path: Path, archive: Archive
+) -> None:
+    invoke("ingest", "--sub-type", "demo", str(_jsonl(tmp_path, '{"ips": ["4.4.4.4"], "ts": 1}')))
+    leases = archive.leases
+    key = leases.key("fake-ips", Consumes.raw("demo"))
+    elsewhere = Owner("w-remote", "some-other-host", 4242, "boot:1")
+    claim = leases.claim(
+        key,
+        {"itype": "raw", "sub_type": "demo"},
+        token="remote",
+        owner=elsewhere,
+        limit=10,
+        lease_seconds=600,
+    )
+    assert claim is not None and len(claim.docs) == 1
+    result = invoke("run", "--once", "--filter", "ips")
+    assert result.exit_code == 3
+    assert "1 documents leased by some-other-host/4242 until" in result.stderr
