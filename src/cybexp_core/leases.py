@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection as Tokens
 from collections.abc import Mapping
 from typing import Any
 
@@ -113,10 +114,12 @@ class Leases:
         lease_seconds: float,
         skew: float = 5.0,
         settle: float = 2.0,
+        held: Tokens[str] = (),
     ) -> Claim | None:
         """Lease the next documents of ``selector`` (oldest first) to ``token``.
 
-        An expired or orphaned lease is taken over first. Returns ``None`` when
+        An expired or orphaned lease is taken over first (also one of this worker's
+        own that is not in ``held``, the tokens it is processing now). Returns ``None`` when
         nothing after the checkpoint is pending; a claim whose ``token`` is
         ``None`` passes over empty space (nothing to process, a window to record).
         """
@@ -124,7 +127,8 @@ class Leases:
             state = self.read(key)
             version = state.get("version", 0)
             now = time.time()
-            stale = next((x for x in state.get("leases", []) if owner.may_take(x, now)), None)
+            leases = state.get("leases", [])
+            stale = next((x for x in leases if owner.may_take(x, now, held)), None)
             if stale is not None:
                 claim = self._take_over(
                     key, selector, stale, version, token, owner, now + lease_seconds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from typing import Any
 
@@ -59,12 +59,20 @@ class Owner:
         pid = lease.get("pid")
         return not isinstance(pid, int) or process_start(pid) != lease["started"]
 
-    def may_take(self, lease: Mapping[str, Any], now: float) -> bool:
-        """Whether a claim of this process may take ``lease`` over now."""
-        return lease.get("until", 0) <= now or self.orphaned(lease)
+    def abandoned(self, lease: Mapping[str, Any], held: Collection[str]) -> bool:
+        """Whether ``lease`` is this worker's own but not held any more (its batch failed
+        while the database was away, so it could not be given back)."""
+        return lease.get("by") == self.worker and lease.get("id") not in held
+
+    def may_take(self, lease: Mapping[str, Any], now: float, held: Collection[str] = ()) -> bool:
+        """Whether a claim of this process may take ``lease`` over now; ``held``: the
+        tokens of the leases this worker is processing."""
+        return lease.get("until", 0) <= now or self.orphaned(lease) or self.abandoned(lease, held)
 
     def why_taken(self, lease: Mapping[str, Any]) -> str:
-        return "its process is gone" if self.orphaned(lease) else "it expired"
+        if self.orphaned(lease):
+            return "its process is gone"
+        return "it expired" if lease.get("by") != self.worker else "this worker gave it up"
 
     @staticmethod
     def describe(lease: Mapping[str, Any]) -> str:

@@ -330,6 +330,7 @@ class Runner:
             owner=self.owner,
             limit=self.settings.batch_size,
             lease_seconds=self.settings.lease_seconds,
+            held=set(self.held),
         )
 
     def run_batch(self, flt: LoadedFilter, consumes: Consumes) -> FilterStats:
