@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
@@ -22,6 +21,7 @@ from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
 from cybexp_core.global_options import GlobalOptionsGroup
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
+from cybexp_core.json_output import to_json
 from cybexp_core.mongo_url import connection_reason
 from cybexp_core.plugins_cli import check, load_problem, plugins
 from cybexp_core.related import related
@@ -146,8 +146,8 @@ def _print_summary(summary: RunSummary) -> None:
     for name, stats in summary.filters.items():
         click.echo(
             f"  {name}: processed {stats.processed}, failed {stats.failed}, "
-            f"not for it {stats.skipped}, "
-            f"problems {stats.problems}, instances {stats.instances} ({stats.inserted} new)"
+            f"skipped {stats.skipped}, problems {stats.problems}, "
+            f"instances {stats.instances}, inserted {stats.inserted}"
         )
 
 
@@ -215,7 +215,7 @@ def run(
     except CybexpError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
+        click.echo(to_json(summary.as_dict()))
     else:
         _print_summary(summary)
 
@@ -353,7 +353,7 @@ def status(app: App, as_json: bool) -> None:
         )
     instances = archive.instance_counts()
     if as_json:
-        click.echo(json.dumps({"filters": rows, "instances": instances}, indent=2))
+        click.echo(to_json({"filters": rows, "instances": instances}))
         return
     for row in rows:
         click.echo(
