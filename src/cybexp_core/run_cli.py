@@ -56,7 +56,10 @@ def print_summary(summary: RunSummary) -> None:
     help="Run only this filter (repeatable).",
 )
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), help="Documents per batch (default 1000)."
+    "--batch-size",
+    type=click.IntRange(min=1),
+    show_default="the config file's runner.batch_size, else 1000",
+    help="Documents per batch.",
 )
 @click.option(
     "--workers",
