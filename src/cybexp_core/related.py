@@ -43,6 +43,7 @@ from pymongo.collection import Collection
 from cybexp_core.app import App, pass_app
 from cybexp_core.errors import InputError, InvalidInstanceError
 from cybexp_core.indicators import INDICATOR_TYPES, normalize_host, normalize_url
+from cybexp_core.json_output import to_json
 from cybexp_core.models import Attribute, Child, Object, Session
 
 __all__ = [
@@ -600,8 +601,20 @@ def _print_text(result: Mapping[str, Any]) -> None:
     show_default=True,
     help="Beyond level 1, do not walk through instances with more neighbours than this.",
 )
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--page-size", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--page",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Which page of the related instances to print.",
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Related instances per page.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def related(
@@ -634,6 +647,6 @@ def related(
         raise click.ClickException(f"no instance{kind} holds the value {value!r}")
     result = answer_dict(collection, answer, page, page_size)
     if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
+        click.echo(to_json(result))
     else:
         _print_text(result)
