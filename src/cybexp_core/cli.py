@@ -17,6 +17,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from cybexp_core.app import App, fail, pass_app
 from cybexp_core.backend import Archive
 from cybexp_core.config import load_settings
+from cybexp_core.daemon import Daemon
 from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
@@ -156,7 +157,7 @@ def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if not once:
-            return runner.run_forever()
+            return Daemon(runner).run()
         if sys.stderr.isatty():
             total = sum(
                 archive.count_pending(f.info.id, f.info.version, f.info.consumes)

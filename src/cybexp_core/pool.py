@@ -13,6 +13,7 @@ import attrs
 
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
+from cybexp_core.daemon import Daemon
 from cybexp_core.plugins import load_filters
 from cybexp_core.worker import FilterStats, Runner, RunSummary
 
@@ -39,7 +40,7 @@ def _worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: runner.stop_event.set())
     try:
-        summary = runner.run_once() if once else runner.run_forever()
+        summary = runner.run_once() if once else Daemon(runner).run()
         results.put(summary.as_dict())
     finally:
         archive.close()

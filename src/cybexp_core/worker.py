@@ -34,7 +34,6 @@ from pymongo.errors import (
 )
 
 from cybexp_core.backend import MAX_RAW_REFS, Archive, flatten
-from cybexp_core.backoff import Backoff
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes, FilterResult
 from cybexp_core.errors import InputError
@@ -161,7 +160,8 @@ class _Outcome:
 
 @define
 class Runner:
-    """Runs loaded filters over an archive; ``run_once`` drains, ``run_forever`` polls."""
+    """Runs loaded filters over an archive; ``run_once`` drains (the daemon loop is
+    :class:`cybexp_core.daemon.Daemon`)."""
 
     archive: Archive
     filters: Sequence[LoadedFilter]
@@ -375,41 +375,6 @@ class Runner:
         else:
             log.warning("run --once stopped after %d passes with work still appearing", max_passes)
         summary.seconds = time.monotonic() - started
-        return summary
-
-    def run_forever(self) -> RunSummary:
-        """Poll every filter until ``stop_event`` is set, backing off per filter."""
-        summary = RunSummary({flt.info.name: FilterStats() for flt in self.filters})
-        backoffs = {
-            flt.info.id: Backoff(self.settings.max_backoff, self.settings.max_idle)
-            for flt in self.filters
-        }
-        due = {flt.info.id: 0.0 for flt in self.filters}
-        outage = False
-        while not self.stop_event.is_set():
-            flt = min(self.filters, key=lambda f: due[f.info.id])
-            wait = due[flt.info.id] - time.monotonic()
-            if wait > 0 and self.stop_event.wait(wait):
-                break
-            backoff = backoffs[flt.info.id]
-            try:
-                stats = self.drain(flt, full=False)
-            except TRANSIENT_ERRORS as exc:
-                if not outage:
-                    log.error("database unavailable (%s); backing off", type(exc).__name__)
-                outage = True
-                due[flt.info.id] = time.monotonic() + backoff.failed()
-                continue
-            except PyMongoError as exc:
-                log.exception("filter %s: database error: %s", flt.info.name, exc)
-                due[flt.info.id] = time.monotonic() + backoff.failed()
-                continue
-            if outage:
-                log.warning("database reachable again; resuming")
-                outage = False
-            summary.filters[flt.info.name].add(stats)
-            pause = backoff.worked() if stats.handled else backoff.idle()
-            due[flt.info.id] = time.monotonic() + pause
         return summary
 
 
