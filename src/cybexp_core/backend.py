@@ -109,7 +109,7 @@ class _SessionWrite:
         if self.limit is None:
             # Two writers upserted the same new session: now it exists, retry as update.
             return [self.upsert()]
-        full = {"_hash": self.query["_hash"], f"_ref.{self.limit - 1}": {"$exists": True}}
+        full = {**_identity(self.query), f"_ref.{self.limit - 1}": {"$exists": True}}
         return [
             # Full: its new events stay out, their times go in. Listed first: servers run
             # an unordered batch in order (mongod and SecantusDB do), so the next op cannot
@@ -128,9 +128,14 @@ class _SessionWrite:
         if self.limit is None or self.adds < 2:
             return None
         return UpdateOne(
-            {"_hash": self.query["_hash"], f"_ref.{self.limit}": {"$exists": True}},
+            {**_identity(self.query), f"_ref.{self.limit}": {"$exists": True}},
             {"$push": {"_ref": {"$each": [], "$slice": self.limit}}, "$set": {"saturated": True}},
         )
+
+
+def _identity(query: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``_hash`` and ``itype`` of a session upsert's query."""
+    return {"_hash": query["_hash"], "itype": query["itype"]}
 
 
 def _session_update(sessions: Sequence[Session]) -> _SessionWrite:
@@ -148,7 +153,8 @@ def _session_update(sessions: Sequence[Session]) -> _SessionWrite:
     }
     times = _merged_times(sessions)
     update.update(times)
-    query: dict[str, Any] = {"_hash": first._hash}
+    # The itype too: a raw document stored with this hash (forged) is not this session.
+    query: dict[str, Any] = {"_hash": first._hash, "itype": "session"}
     caps = [s.max_events for s in sessions if s.max_events is not None]
     if not caps:
         return _SessionWrite(query, update)
@@ -195,12 +201,30 @@ class Archive:
     # ------------------------------------------------------------------ indexes
 
     def ensure_indexes(self) -> None:
-        """Create the indexes the queries need (idempotent)."""
+        """Create the indexes the queries need (idempotent).
+
+        ``_hash`` is unique per itype, not across them, so a raw document stored
+        with an instance's hash cannot keep that instance out (an archive's
+        older unique ``_hash`` index is replaced, see :meth:`_unique_hash`).
+        """
         coll = self.collection
-        coll.create_index([("_hash", ASCENDING)], unique=True)
+        self._unique_hash()
         coll.create_index([("_ref", ASCENDING)])
         coll.create_index([("itype", ASCENDING), ("sub_type", ASCENDING), ("_id", ASCENDING)])
         coll.create_index([("filters", ASCENDING)])
+
+    def _unique_hash(self) -> None:
+        """The unique ``(_hash, itype)`` index; drop a unique ``_hash`` index once it exists.
+
+        Honest documents of two itypes never share a hash (the itype is hashed),
+        and lookups by ``_hash`` use the compound index's prefix.
+        """
+        coll = self.collection
+        coll.create_index([("_hash", ASCENDING), ("itype", ASCENDING)], unique=True)
+        for name, spec in coll.index_information().items():
+            if spec.get("key") == [("_hash", ASCENDING)] and spec.get("unique"):
+                log.warning("replacing the unique index %s by unique (_hash, itype)", name)
+                coll.drop_index(name)
 
     # ------------------------------------------------------------------ raw documents
 

@@ -14,7 +14,7 @@ from typing import Any
 from cybexp_core.errors import InputError
 from cybexp_core.hashing import canonical, sha256_hex
 
-__all__ = ["HASH_MISMATCH", "HashMismatch", "raw_hash", "raw_hash_error"]
+__all__ = ["HASH_MISMATCH", "HashMismatch", "raw_hash", "verify_raw"]
 
 #: The error type of a failure record of a raw document whose ``_hash`` is not its own.
 HASH_MISMATCH = "HashMismatch"
@@ -29,20 +29,26 @@ def raw_hash(sub_type: str, data: Any) -> str:
     return sha256_hex("raw" + sub_type + canonical(data))
 
 
-def raw_hash_error(doc: Mapping[str, Any]) -> HashMismatch | None:
-    """Why ``doc`` (a stored raw document) cannot be trusted, or ``None`` when its
-    ``_hash`` is the TAHOE hash of its ``sub_type`` and ``data``."""
+def verify_raw(doc: Mapping[str, Any]) -> int:
+    """Check that ``doc`` (a stored raw document) has the TAHOE hash of its ``sub_type`` and
+    ``data``; returns the length of its canonical JSON (a measure of its size).
+
+    :raises HashMismatch: with the reason, when it has not.
+    """
     stored, sub_type = doc.get("_hash"), doc.get("sub_type")
     if not isinstance(stored, str) or not isinstance(sub_type, str):
-        return HashMismatch("the raw document has no str _hash and sub_type", field="_hash")
+        raise HashMismatch("the raw document has no str _hash and sub_type", field="_hash")
     try:
-        expected = raw_hash(sub_type, doc.get("data"))
+        canon = canonical(doc.get("data"))
     except (TypeError, ValueError) as exc:
-        return HashMismatch(f"data is not JSON, its _hash cannot be checked: {exc}", field="data")
+        raise HashMismatch(
+            f"data is not JSON, its _hash cannot be checked: {exc}", field="data"
+        ) from exc
+    expected = sha256_hex("raw" + sub_type + canon)
     if stored != expected:
-        return HashMismatch(
+        raise HashMismatch(
             f"the stored _hash does not match the document's content (sha256 of 'raw' + "
             f"sub_type + canonical(data) is {expected}); not processed",
             field="_hash",
         )
-    return None
+    return len(canon)
