@@ -12,7 +12,7 @@ from attrs import frozen
 from cybexp_core.errors import InputError
 from cybexp_core.models import Raw
 
-__all__ = ["MAX_CHUNK_BYTES", "BadLine", "check_keys", "read_file", "read_jsonl"]
+__all__ = ["MAX_CHUNK_BYTES", "RECEIVED", "BadLine", "check_keys", "read_file", "read_jsonl"]
 
 #: Files larger than this are split at line boundaries into several raw documents.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
@@ -21,6 +21,8 @@ MAX_LINE_BYTES = 15 * 1024 * 1024
 MAX_DEPTH = 90
 #: A split file's first line is copied into every part, up to this many characters.
 MAX_HEADER_CHARS = 64 * 1024
+#: The field the runner adds to each document it offers: when it was stored (epoch seconds).
+RECEIVED = "_received"
 
 
 @frozen
@@ -160,13 +162,21 @@ def file_text(data: dict[str, Any]) -> str:
     return text.removeprefix("\ufeff")
 
 
-def file_timestamp(data: dict[str, Any], what: str) -> float:
-    """``data.timestamp`` (when the file was fetched, epoch seconds) for records with no time.
+def file_timestamp(data: dict[str, Any], what: str, received: object = None) -> float:
+    """When the records of a feed file with no time of their own were seen, epoch seconds.
+
+    ``data.timestamp`` (the fetch time ``ingest --timestamp`` stores) when it is
+    there, else ``received``: pass ``document.get(RECEIVED)``, the time the
+    runner says the raw document was stored (the creation time of its
+    ObjectId), so a feed stored without ``--timestamp``, or inserted by
+    another CYBEX-P module, still gets the same time on every run.
 
     :param what: What needs it, for the message (``"an OpenPhish community feed"``).
-    :raises InputError: If it is missing or not a finite number.
+    :raises InputError: If neither is a finite number (a document run outside the runner).
     """
     value = data.get("timestamp") if isinstance(data, dict) else None
+    if value is None:
+        value = received
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         raise InputError(
             f"{what} carries no time of its own: store it with data.timestamp (epoch seconds; "

@@ -22,10 +22,9 @@ from collections.abc import Sequence
 
 import bson
 
-from cybexp_core.backend import flatten
 from cybexp_core.declaration import Problem
 from cybexp_core.errors import InputError
-from cybexp_core.models import Instance, _Composite
+from cybexp_core.models import Instance, _Composite, flatten
 
 __all__ = ["MAX_BSON_SIZE", "OutputTooLarge", "bound_outputs", "output_count"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from cybexp_core import FilterResult, InputError, Problem
 from cybexp_core.builders import Entries
-from cybexp_core.ingest import file_text, file_timestamp
+from cybexp_core.ingest import RECEIVED, file_text, file_timestamp
 from cybexp_filter_openphish.commercial import record_sighting
 from cybexp_filter_openphish.community import url_sighting
 
@@ -26,7 +26,7 @@ def _record(line: str) -> Mapping[str, Any]:
     return value
 
 
-def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
+def _feed_text(data: Mapping[str, Any], orgid: str, received: object) -> FilterResult:
     found = Entries("openphish_feed", prefix=f"part {data['part']} " if "part" in data else "")
     fetched: float | None = None
     for number, line in enumerate(file_text(data).split("\n"), start=1):
@@ -36,7 +36,7 @@ def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
         where = f"line {number}"
         commercial = entry.startswith(("{", "["))
         if not commercial and fetched is None:  # only community lines need the fetch time
-            fetched = file_timestamp(data, COMMUNITY)
+            fetched = file_timestamp(data, COMMUNITY, received)
         with found.entry(where):
             if "\ufffd" in entry:
                 raise InputError("the line is not valid UTF-8")
@@ -63,7 +63,7 @@ def parse_feed(document: Mapping[str, Any]) -> FilterResult:
     if not isinstance(orgid, str):
         raise InputError("openphish_feed: the raw document has no orgid", field="orgid")
     if isinstance(data, Mapping) and isinstance(data.get("data"), str):
-        return _feed_text(data, orgid)
+        return _feed_text(data, orgid, document.get(RECEIVED))
     if isinstance(data, Mapping) and "url" in data:
         try:
             event, notes = record_sighting(data, orgid)
