@@ -21,7 +21,7 @@ from typing import Any
 from attrs import define, field
 from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, WriteError
 
 from cybexp_core import bookkeeping
 from cybexp_core.bookkeeping import MAX_RAW_REFS, Outcome
@@ -236,7 +236,28 @@ class Archive:
             UpdateOne({"_id": outcome.ticket._id}, bookkeeping.mark_update(fid, outcome))
             for outcome in outcomes
         ]
-        return self.collection.bulk_write(ops, ordered=False).matched_count
+        try:
+            return self.collection.bulk_write(ops, ordered=False).matched_count
+        except BulkWriteError as exc:
+            # One document's mark cannot break the batch: each that failed (too large for
+            # 16 MB, say) gets the smallest mark instead.
+            errors = exc.details.get("writeErrors", [])
+            matched = int(exc.details.get("nMatched", 0))
+        for error in errors:
+            outcome = outcomes[error["index"]]
+            log.warning(
+                "mark of %s failed (%s); writing a smaller one",
+                outcome.ticket._id,
+                str(error.get("errmsg"))[:200],
+            )
+            update = bookkeeping.small_mark_update(fid, outcome)
+            try:
+                matched += self.collection.update_one(
+                    {"_id": outcome.ticket._id}, update
+                ).matched_count
+            except (WriteError, DocumentTooLarge) as again:
+                log.error("document %s cannot be marked: %s", outcome.ticket._id, again)
+        return matched
 
     def progress(self, fid: str, version: str, consumes: Iterable[Consumes]) -> Progress:
         """How far filter ``fid`` (at ``version``) is through its inputs."""

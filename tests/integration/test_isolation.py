@@ -148,16 +148,21 @@ def test_bad_bookkeeping_fields_fail_or_repair_one_document_never_the_batch(
     for number, fields in enumerate(BAD_FIELDS, start=10):
         doc = Raw("cowrie", _login(number, f"198.51.100.{number}"), "org-b").doc
         archive.collection.insert_one({**doc, **fields})
-    total = len(fine) + len(BAD_FIELDS)
+    for number, fields in enumerate(({"_failed": "x"}, {"filters": 5}, {"_problems": 1})):
+        broken = Raw("cowrie", {"eventid": number}, "org-b").doc  # InputError: no such event
+        archive.collection.insert_one({**broken, **fields})
+    total = len(fine) + len(BAD_FIELDS) + 3
     assert isinstance(_failed_list(where), list)  # `_failed: {<id>: "x"}` does not crash it
 
     summary = _run_once(where, "--filter", "cowrie", "--batch-size", "50")
 
     stats = summary["filters"]["cowrie"]
     assert stats["processed"] + stats["failed"] + stats["skipped"] == total
-    assert stats["processed"] >= len(fine)
-    assert _status(where)["cowrie"]["pending"] == 0
-    _failed_list(where)
+    assert stats["processed"] >= len(fine) and stats["failed"] == 3
+    status = _status(where)["cowrie"]
+    assert (status["pending"], status["failed"]) == (0, 3)
+    failed = _failed_list(where)
+    assert len([row for row in failed if row["error"] == "InputError"]) == 3
     again = _run_once(where, "--filter", "cowrie")
     assert again["filters"]["cowrie"]["processed"] + again["filters"]["cowrie"]["failed"] == 0
     assert archive.collection.count_documents({"itype": "event"}) == stats["processed"]
