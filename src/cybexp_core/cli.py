@@ -20,7 +20,10 @@ from cybexp_core.config import load_settings
 from cybexp_core.daemon import Daemon
 from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
+from cybexp_core.global_options import GlobalOptionsGroup
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
+from cybexp_core.mongo_url import connection_reason
+from cybexp_core.plugins_cli import check, load_problem, plugins
 from cybexp_core.related import related
 from cybexp_core.scaffold import new_plugin
 from cybexp_core.threatrank import threatrank
@@ -29,8 +32,8 @@ from cybexp_core.worker import Runner, RunSummary, select_filters
 log = logging.getLogger("cybexp_core")
 
 
-class _Group(click.Group):
-    """Turns database errors into one readable line (exit 1) instead of a traceback."""
+class _Group(GlobalOptionsGroup):
+    """Turns database and configuration errors into one readable message (exit 1)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -38,16 +41,31 @@ class _Group(click.Group):
         except ConnectionFailure as exc:
             app = ctx.obj
             where = app.settings.safe_url if isinstance(app, App) else "the configured URL"
-            raise fail(f"cannot reach MongoDB at {where}: {str(exc).split(',')[0]}") from exc
+            raise fail(f"cannot reach MongoDB at {where}: {connection_reason(exc)}") from exc
         except PyMongoError as exc:
             raise fail(f"database error: {str(exc)[:500]}") from exc
+        except CybexpError as exc:
+            raise fail(str(exc)) from exc
 
 
-@click.group(cls=_Group)
-@click.option("--config", type=click.Path(dir_okay=False), help="config.json (original format).")
-@click.option("--mongo-url", envvar="CYBEXP_MONGO_URL", help="MongoDB URL [env CYBEXP_MONGO_URL].")
-@click.option("--db", help="Database name (default tahoe_db).")
-@click.option("--coll", help="Collection name (default instance).")
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="config.json (original CYBEX-P format) [env CYBEXP_CONFIG; default: ./config.json].",
+)
+@click.option(
+    "--mongo-url",
+    help="MongoDB URL; visible in ps, prefer --mongo-url-file [env CYBEXP_MONGO_URL].",
+)
+@click.option(
+    "--mongo-url-file",
+    type=click.Path(dir_okay=False),
+    help="File holding the MongoDB URL, kept out of the command line "
+    "[env CYBEXP_MONGO_URL_FILE].",
+)
+@click.option("--db", help="Database name [env CYBEXP_DB; default: tahoe_db].")
+@click.option("--coll", help="Collection name [env CYBEXP_COLL; default: instance].")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.version_option(package_name="cybexp-core")
 @click.pass_context
@@ -55,22 +73,26 @@ def cli(
     ctx: click.Context,
     config: str | None,
     mongo_url: str | None,
+    mongo_url_file: str | None,
     db: str | None,
     coll: str | None,
     verbose: int,
 ) -> None:
     """CYBEX-P analytics: run filter plugins over raw threat data in a TAHOE archive.
 
-    With no MongoDB configured (no --mongo-url, CYBEXP_MONGO_URL or
-    config.json), an embedded local server is started for the command.
+    With no MongoDB configured (no --mongo-url, --mongo-url-file, their
+    environment variables or config.json), an embedded local server is started
+    for the command. These options may also follow the command name.
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = load_settings(config, mongo_url=mongo_url, db=db, coll=coll)
+        settings = load_settings(
+            config, mongo_url=mongo_url, mongo_url_file=mongo_url_file, db=db, coll=coll
+        )
     except CybexpError as exc:
         raise fail(str(exc)) from exc
-    app = App(settings)
+    app = App(settings, verbose=verbose)
     ctx.obj = app
     ctx.call_on_close(app.stack.close)
 
@@ -125,8 +147,15 @@ def run(
     if batch_size:
         app.settings = evolve(app.settings, batch_size=batch_size)
     report = app.filters()
+    refused = [error for error in report.errors if error.stage == "settings"]
+    if refused:
+        where = app.settings.source or "the configuration"
+        raise fail(
+            f"{where}: no work started: "
+            + "; ".join(f"filters.{load_problem(error)}" for error in refused)
+        )
     for error in report.errors:
-        click.echo(f"warning: filter plugin {error.name} not loaded: {error.error}", err=True)
+        click.echo(f"warning: filter plugin {load_problem(error)}", err=True)
     filters = select_filters(report.filters, selectors)
     if not filters:
         raise click.ClickException("no filter to run (none installed, or none matches --filter)")
@@ -170,43 +199,6 @@ def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-# ---------------------------------------------------------------------------- plugins
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def plugins(app: App, as_json: bool) -> None:
-    """List installed filter plugins, and the ones that failed to load."""
-    report = app.filters()
-    rows = [
-        {
-            "name": f.info.name,
-            "id": f.info.id,
-            "version": f.info.version,
-            "entry_point": f.entry_point,
-            "distribution": f.distribution,
-            "distribution_version": f.distribution_version,
-            "consumes": [{"itype": c.itype, "sub_type": c.sub_type} for c in f.info.consumes],
-        }
-        for f in report.filters
-    ]
-    errors = [
-        {"name": e.name, "distribution": e.distribution, "error": e.error} for e in report.errors
-    ]
-    if as_json:
-        click.echo(json.dumps({"filters": rows, "errors": errors}, indent=2))
-        return
-    for row in rows:
-        inputs = ", ".join(f"{c['itype']}/{c['sub_type'] or '*'}" for c in row["consumes"])
-        click.echo(
-            f"{row['name']} {row['version']}  id={row['id']}  reads {inputs}  "
-            f"({row['distribution'] or 'not installed'})"
-        )
-    for error in errors:
-        click.echo(f"NOT LOADED {error['name']}: {error['error']}")
 
 
 # ---------------------------------------------------------------------------- ingest
@@ -323,7 +315,9 @@ def status(app: App, as_json: bool) -> None:
     click.echo("instances: " + ", ".join(f"{k} {v}" for k, v in instances.items()))
 
 
+cli.add_command(check)
 cli.add_command(failed)
+cli.add_command(plugins)
 cli.add_command(new_plugin)
 cli.add_command(related)
 cli.add_command(threatrank)

@@ -12,6 +12,7 @@ from cybexp_core import (
     FilterInfo,
     FilterResult,
     InputError,
+    PluginError,
     Problem,
     Session,
     hookimpl,
@@ -35,6 +36,8 @@ class IpSightings:
 
     @hookimpl
     def filter_info(self, settings: dict[str, Any]) -> FilterInfo:
+        if not isinstance(settings.get("sub_type", "demo"), str):
+            raise PluginError("setting sub_type must be a string")
         return FilterInfo(
             id="fake-ips",
             name="ips",
