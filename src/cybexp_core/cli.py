@@ -21,7 +21,7 @@ from cybexp_core.daemon import Daemon
 from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
 from cybexp_core.global_options import GlobalOptionsGroup
-from cybexp_core.ingest import BadLine, read_file, read_jsonl
+from cybexp_core.ingest_command import IngestOptions, ingest_paths
 from cybexp_core.mongo_url import connection_reason
 from cybexp_core.plugins_cli import check, load_problem, plugins
 from cybexp_core.related import related
@@ -61,8 +61,7 @@ class _Group(GlobalOptionsGroup):
 @click.option(
     "--mongo-url-file",
     type=click.Path(dir_okay=False),
-    help="File holding the MongoDB URL, kept out of the command line "
-    "[env CYBEXP_MONGO_URL_FILE].",
+    help="File holding the MongoDB URL, kept out of the command line [env CYBEXP_MONGO_URL_FILE].",
 )
 @click.option("--db", help="Database name [env CYBEXP_DB; default: tahoe_db].")
 @click.option("--coll", help="Collection name [env CYBEXP_COLL; default: instance].")
@@ -207,23 +206,36 @@ def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
 @cli.command()
 @click.option("--sub-type", required=True, help="Raw sub_type, e.g. cowrie, email.")
 @click.option("--orgid", default="local", show_default=True, help="Organisation id.")
-@click.option("--timezone", default="UTC", show_default=True)
+@click.option(
+    "--timezone", default="UTC", show_default=True, help="Time zone of the times in the data."
+)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "file"]),
+    type=click.Choice(["jsonl", "json", "file"]),
     default="jsonl",
     show_default=True,
-    help="jsonl: one raw per line; file: one raw per file.",
+    help="jsonl: one raw per line; json: one raw per JSON document or array element "
+    "(pretty-printed); file: one raw per file (big feed files in parts, an mbox per message).",
 )
 @click.option(
     "--timestamp",
     metavar="EPOCH|mtime",
     help="With --format file: when the file was fetched, stored as data.timestamp "
-    "(for feeds whose lines carry no time); 'mtime' uses the file's.",
+    "(for feeds whose lines carry no time); 'mtime' uses the file's. Without it, such "
+    "feeds take the time the document was stored.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Store even when the input looks like another --format or its first document "
+    "fails with the filter that reads it.",
 )
 @click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "paths",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
 )
 @pass_app
 def ingest(
@@ -233,51 +245,22 @@ def ingest(
     timezone: str,
     fmt: str,
     timestamp: str | None,
+    force: bool,
     paths: Sequence[Path],
 ) -> None:
-    """Store files as raw documents. Bad lines are reported; good ones are kept."""
+    """Store files (gzip, bzip2 and xz too; - for standard input) as raw documents.
+
+    Bad lines are reported; good ones are kept. Warns when no loaded filter reads
+    the sub_type.
+    """
     if not sub_type.isidentifier():
         raise click.BadParameter("must be an identifier", param_hint="--sub-type")
     archive = app.archive()
     archive.ensure_indexes()
-    inserted = existing = 0
-    bad: list[BadLine] = []
-    batch = []
-    for path in paths:
-        if fmt == "jsonl":
-            items = read_jsonl(path, sub_type, orgid, timezone)
-        else:
-            items = read_file(
-                path, sub_type, orgid, timezone, timestamp=_fetch_time(timestamp, path)
-            )
-        for item in items:
-            if isinstance(item, BadLine):
-                bad.append(item)
-                click.echo(f"bad line: {item}", err=True)
-                continue
-            batch.append(item)
-            if len(batch) >= 1000:
-                new, old = archive.insert_raw(batch)
-                inserted, existing, batch = inserted + new, existing + old, []
-    new, old = archive.insert_raw(batch)
-    inserted, existing = inserted + new, existing + old
-    click.echo(
-        f"stored {inserted} raw documents ({existing} already stored) "
-        f"from {len(paths)} files; {len(bad)} bad lines"
-    )
-    if bad:
-        sys.exit(1)
-
-
-def _fetch_time(option: str | None, path: Path) -> float | None:
-    if option is None:
-        return None
-    if option == "mtime":
-        return path.stat().st_mtime
-    try:
-        return float(option)
-    except ValueError:
-        raise click.BadParameter("an epoch number or 'mtime'", param_hint="--timestamp") from None
+    options = IngestOptions(sub_type, orgid, timezone, fmt, timestamp, force)
+    code = ingest_paths(archive, app.filters().filters, paths, options)
+    if code:
+        sys.exit(code)
 
 
 # ---------------------------------------------------------------------------- status

@@ -164,7 +164,9 @@ def _messages(
 ) -> Iterator[Raw | BadLine]:
     for number, message in enumerate(mbox_messages(stream), start=1):
         if len(message) > rawinput.MAX_LINE_BYTES:
-            yield BadLine(name, number, f"message {number} is {len(message)} bytes; the limit is 15 MiB")
+            yield BadLine(
+                name, number, f"message {number} is {len(message)} bytes; the limit is 15 MiB"
+            )
             continue
         text, encoding = decode_text(message)
         data: dict[str, Any] = {"data": text, **({"encoding": encoding} if encoding else {})}

@@ -106,7 +106,9 @@ def read_json(
         try:
             for item in json_elements(text):
                 if isinstance(item, Broken):
-                    yield BadLine(name, item.line, f"{item.reason}; the rest of the file is not read")
+                    yield BadLine(
+                        name, item.line, f"{item.reason}; the rest of the file is not read"
+                    )
                     return
                 index += 1
                 if len(item.text) > MAX_LINE_BYTES:

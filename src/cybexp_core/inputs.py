@@ -88,7 +88,7 @@ def open_input(path: Path | str) -> Iterator[BinaryIO]:
             raw = io.BufferedReader(raw)  # type: ignore[arg-type]
         name = "standard input"
     else:
-        raw = Path(path).open("rb")
+        raw = Path(path).open("rb")  # noqa: SIM115 - closed below, after the caller is done
     try:
         sample = _peek(raw)
         for magic, (kind, opener) in _DECOMPRESSORS.items():

@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from attrs import frozen
 
-__all__ = ["Element", "Broken", "json_elements"]
+__all__ = ["Broken", "Element", "json_elements"]
 
 BLOCK_CHARS = 1 << 20
 #: An element larger than this is refused (MongoDB's limit is 16 MiB per document).
