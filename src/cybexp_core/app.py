@@ -32,7 +32,11 @@ class App:
         """Settings with a usable URL, starting the embedded server if none is configured."""
         if self.settings.mongo_url is None:
             server = self.stack.enter_context(EmbeddedServer())
-            click.echo(f"using the embedded server, data in {server.directory}", err=True)
+            click.echo(
+                f"using the embedded server {server.uri}, data in {server.directory}, "
+                f"log {server.log_file}",
+                err=True,
+            )
             self.settings = evolve(self.settings, mongo_url=server.uri)
         return self.settings
 

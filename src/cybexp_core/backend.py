@@ -255,6 +255,16 @@ class Archive:
     def find_document(self, hash_: str) -> dict[str, Any] | None:
         return self.collection.find_one({"_hash": hash_}, _P)
 
+    def hashes_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to ``limit`` stored ``_hash`` values that start with the lower-case hex ``prefix``.
+
+        A range on the unique ``_hash`` index with both bounds (hex digits sort before
+        ``g``), so the cost does not grow with the collection.
+        """
+        query = {"_hash": {"$gte": prefix, "$lt": prefix + "g"}}
+        cursor = self.collection.find(query, {"_id": 0, "_hash": 1}).sort("_hash", 1).limit(limit)
+        return [doc["_hash"] for doc in cursor]
+
     def clear_failures(
         self, fid: str, *, error: str | None = None, hashes: Iterable[str] | None = None
     ) -> int:

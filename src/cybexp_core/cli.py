@@ -26,6 +26,7 @@ from cybexp_core.mongo_url import connection_reason
 from cybexp_core.plugins_cli import check, load_problem, plugins
 from cybexp_core.related import related
 from cybexp_core.scaffold import new_plugin
+from cybexp_core.server_cli import server
 from cybexp_core.threatrank import threatrank
 from cybexp_core.worker import Runner, RunSummary, select_filters
 
@@ -303,6 +304,7 @@ cli.add_command(failed)
 cli.add_command(plugins)
 cli.add_command(new_plugin)
 cli.add_command(related)
+cli.add_command(server)
 cli.add_command(threatrank)
 
 

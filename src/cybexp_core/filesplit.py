@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cybexp_core import rawinput
-from cybexp_core.inputs import DECOMPRESS_ERRORS, STDIN, open_input
+from cybexp_core.input_streams import DECOMPRESS_ERRORS, STDIN, open_input
 from cybexp_core.jsonstream import Broken, json_elements
 from cybexp_core.mbox import is_mbox, mbox_messages
 from cybexp_core.models import Raw

@@ -1,7 +1,7 @@
 """Reading input into TAHOE raw documents (``cybexp-analytics ingest``).
 
 Every reader takes a path or ``-`` (standard input), compressed or not
-(:mod:`cybexp_core.inputs`), and yields :class:`~cybexp_core.models.Raw`
+(:mod:`cybexp_core.input_streams`), and yields :class:`~cybexp_core.models.Raw`
 documents and a :class:`BadLine` for what it could not store.
 """
 
@@ -16,7 +16,7 @@ import orjson
 
 from cybexp_core.errors import InputError
 from cybexp_core.filesplit import MAX_HEADER_CHARS, read_file
-from cybexp_core.inputs import DECOMPRESS_ERRORS, STDIN, open_input
+from cybexp_core.input_streams import DECOMPRESS_ERRORS, STDIN, open_input
 from cybexp_core.jsonstream import Broken, json_elements
 from cybexp_core.models import Raw
 from cybexp_core.rawinput import (
@@ -35,8 +35,6 @@ __all__ = [
     "RECEIVED",
     "BadLine",
     "check_keys",
-    "file_text",
-    "file_timestamp",
     "read_file",
     "read_json",
     "read_jsonl",
@@ -119,48 +117,3 @@ def read_json(
                 yield made if isinstance(made, Raw) else BadLine(name, item.line, made)
         except DECOMPRESS_ERRORS as exc:
             yield BadLine(name, 0, f"the compressed file is damaged or truncated: {exc}")
-
-
-# ---------------------------------------------------------------------------- for filters
-
-
-def file_text(data: dict[str, Any]) -> str:
-    """The text of a raw document made by ``ingest --format file`` (or one part of it).
-
-    Undoes the lossless latin-1 decoding ``ingest`` applies to files that are not
-    UTF-8 (valid UTF-8 sequences come back, other bytes are replaced) and drops a BOM.
-
-    :raises InputError: If ``data["data"]`` is missing or not text.
-    """
-    text = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(text, str):
-        raise InputError("data.data must hold the file's text", field="data.data")
-    if data.get("encoding") == "latin-1":
-        text = text.encode("latin-1").decode("utf-8", "replace")
-    return text.removeprefix("\ufeff")
-
-
-def file_timestamp(data: dict[str, Any], what: str, received: object = None) -> float:
-    """When the records of a feed file with no time of their own were seen, epoch seconds.
-
-    ``data.timestamp`` (the fetch time ``ingest --timestamp`` stores) when it is
-    there, else ``received``: pass ``document.get(RECEIVED)``, the time the
-    runner says the raw document was stored (the creation time of its
-    ObjectId), so a feed stored without ``--timestamp``, or inserted by
-    another CYBEX-P module, still gets the same time on every run.
-
-    :param what: What needs it, for the message (``"an OpenPhish community feed"``).
-    :raises InputError: If neither is a finite number (a document run outside the runner).
-    """
-    value = data.get("timestamp") if isinstance(data, dict) else None
-    if value is None:
-        value = received
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise InputError(
-            f"{what} carries no time of its own: store it with data.timestamp (epoch seconds; "
-            "`cybexp-analytics ingest --format file --timestamp EPOCH|mtime`)",
-            field="data.timestamp",
-        )
-    if value in (float("inf"), float("-inf")):
-        raise InputError("data.timestamp must be finite", field="data.timestamp")
-    return float(value)

@@ -23,7 +23,7 @@ from cybexp_core.backend import Archive
 from cybexp_core.errors import InputError
 from cybexp_core.filesplit import read_file
 from cybexp_core.ingest import RECEIVED, read_json, read_jsonl
-from cybexp_core.inputs import DECOMPRESS_ERRORS, STDIN, open_input
+from cybexp_core.input_streams import DECOMPRESS_ERRORS, STDIN, open_input
 from cybexp_core.models import Raw
 from cybexp_core.plugins import LoadedFilter
 from cybexp_core.rawinput import BadLine

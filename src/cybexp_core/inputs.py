@@ -1,108 +1,135 @@
-"""Opening what ``ingest`` is given: a file, compressed or not, or standard input (``-``).
+"""Reading a raw document in a filter: the checks every filter repeats, and ingested files.
 
-Compression is told by the file's first bytes (its magic number), not its name,
-so ``online-valid.csv.bz2``, a ``.gz`` renamed ``.json`` and a piped
-``zcat``-less download all read the same. A file that is neither text nor a
-known compression is refused with one clear :class:`InputError`.
+Part of the plugin API (``docs/plugins.md``): a raw document's ``orgid`` and
+``data`` checked with a message naming the filter, the text and fetch time of
+a file stored by ``ingest --format file``, and the dispatch of a feed document
+that holds either a whole feed file or one record.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import BinaryIO
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from cybexp_core.declaration import FilterResult, Problem
 from cybexp_core.errors import InputError
+from cybexp_core.ingest import RECEIVED
+from cybexp_core.models import Instance
 
-__all__ = ["DECOMPRESS_ERRORS", "STDIN", "open_input"]
-
-#: The path that means standard input.
-STDIN = "-"
-#: Bytes looked at to tell the compression and whether the content is text.
-SNIFF_BYTES = 8192
-
-_DECOMPRESSORS = {
-    b"\x1f\x8b": ("gzip", lambda raw: gzip.GzipFile(fileobj=raw)),
-    b"BZh": ("bzip2", bz2.BZ2File),
-    b"\xfd7zXZ\x00": ("xz", lzma.LZMAFile),
-}
-#: What reading a damaged or truncated compressed stream raises.
-DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError)
-#: Formats recognised only to say what to do with them.
-_REFUSED = {
-    b"PK\x03\x04": "a zip archive: unzip it and ingest the files inside",
-    b"(\xb5/\xfd": "zstd-compressed: decompress it first (unzstd)",
-    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive: extract it first",
-    b"\xff\xfe": "UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)",
-    b"\xfe\xff": "UTF-16 text: convert it to UTF-8 first (iconv -f UTF-16 -t UTF-8)",
-}
+__all__ = ["RECEIVED", "data_object", "dispatch_feed", "file_text", "file_timestamp", "orgid_of"]
 
 
-def _peek(stream: BinaryIO) -> bytes:
-    return stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]  # type: ignore[attr-defined]
+def orgid_of(document: Mapping[str, Any], what: str) -> str:
+    """The raw document's ``orgid``.
 
-
-def _looks_binary(sample: bytes) -> bool:
-    """NUL in the first line, or in most lines of the sample: not text.
-
-    A trailing run of NUL bytes (a sensor that died mid-write) spoils one line, not the file.
+    :param what: The filter or input, for the message (``"cowrie"``).
+    :raises InputError: If it is missing or not a string.
     """
-    if not sample:
-        return False
-    lines = sample.split(b"\n")
-    if b"\x00" in lines[0][:1024] and lines[0].strip(b"\x00"):
-        return True
-    with_nul = sum(b"\x00" in line for line in lines[:-1])
-    return len(lines) > 2 and with_nul * 2 > len(lines) - 1
-
-
-def _check_text(sample: bytes, name: str, compression: str | None) -> None:
-    for magic, hint in _REFUSED.items():
-        if sample.startswith(magic):
-            raise InputError(f"{name}: {hint}")
-    if _looks_binary(sample):
-        inside = f" inside the {compression} file" if compression else ""
+    orgid = document.get("orgid")
+    if not isinstance(orgid, str):
         raise InputError(
-            f"{name}: the content{inside} is not text (binary data; "
-            "ingest reads text, gzip, bzip2 and xz files)"
+            f"{what}: the raw document has no orgid (a string), got {orgid!r:.60}", field="orgid"
         )
+    return orgid
 
 
-@contextmanager
-def open_input(path: Path | str) -> Iterator[BinaryIO]:
-    """A binary stream of the decompressed content of ``path`` (``-``: standard input).
+def data_object(
+    document: Mapping[str, Any], what: str, expected: str = "an object"
+) -> Mapping[str, Any]:
+    """The raw document's ``data``, which must be a JSON object.
 
-    :raises InputError: If the file is not text, or compressed in a way not read.
+    :param what: The filter or input, for the message (``"sighting"``).
+    :param expected: What ``data`` should be, for the message.
+    :raises InputError: If ``data`` is not an object.
     """
-    name = str(path)
-    raw: BinaryIO
-    if name == STDIN:
-        raw = sys.stdin.buffer
-        if not hasattr(raw, "peek"):
-            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
-        name = "standard input"
-    else:
-        raw = Path(path).open("rb")  # noqa: SIM115 - closed below, after the caller is done
-    try:
-        sample = _peek(raw)
-        for magic, (kind, opener) in _DECOMPRESSORS.items():
-            if sample.startswith(magic):
-                stream = io.BufferedReader(opener(raw))  # type: ignore[arg-type]
-                try:
-                    inner = _peek(stream)
-                except DECOMPRESS_ERRORS as exc:
-                    raise InputError(f"{name}: damaged {kind} file: {exc}") from None
-                _check_text(inner, name, kind)
-                yield stream
-                return
-        _check_text(sample, name, None)
-        yield raw
-    finally:
-        if name != "standard input":
-            raw.close()
+    data = document.get("data")
+    if not isinstance(data, Mapping):
+        raise InputError(
+            f"{what}: data must be {expected}, got {type(data).__name__}", field="data"
+        )
+    return data
+
+
+def file_text(data: Mapping[str, Any]) -> str:
+    """The text of a raw document made by ``ingest --format file`` (or one part of it).
+
+    Undoes the lossless latin-1 decoding ``ingest`` applies to files that are not
+    UTF-8 (valid UTF-8 sequences come back, other bytes are replaced) and drops a BOM.
+
+    :raises InputError: If ``data["data"]`` is missing or not text.
+    """
+    text = data.get("data") if isinstance(data, Mapping) else None
+    if not isinstance(text, str):
+        raise InputError("data.data must hold the file's text", field="data.data")
+    if data.get("encoding") == "latin-1":
+        text = text.encode("latin-1").decode("utf-8", "replace")
+    return text.removeprefix("\ufeff")
+
+
+def file_timestamp(data: Mapping[str, Any], what: str, received: object = None) -> float:
+    """When the records of a feed file with no time of their own were seen, epoch seconds.
+
+    ``data.timestamp`` (the fetch time ``ingest --timestamp`` stores) when it is
+    there, else ``received``: pass ``document.get(RECEIVED)``, the time the
+    runner says the raw document was stored (the creation time of its
+    ObjectId), so a feed stored without ``--timestamp``, or inserted by
+    another CYBEX-P module, still gets the same time on every run.
+
+    :param what: What needs it, for the message (``"an OpenPhish community feed"``).
+    :raises InputError: If neither is a finite number (a document run outside the runner).
+    """
+    value = data.get("timestamp") if isinstance(data, Mapping) else None
+    if value is None:
+        value = received
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise InputError(
+            f"{what} carries no time of its own: store it with data.timestamp (epoch seconds; "
+            "`cybexp-analytics ingest --format file --timestamp EPOCH|mtime`)",
+            field="data.timestamp",
+        )
+    if value in (float("inf"), float("-inf")):
+        raise InputError("data.timestamp must be finite", field="data.timestamp")
+    return float(value)
+
+
+#: Reads a whole feed file: ``(data, orgid, document.get(RECEIVED)) -> result``.
+TextReader = Callable[[Mapping[str, Any], str, object], FilterResult]
+#: Reads one record: ``(record, orgid) -> (instance, notes on dropped fields)``.
+RecordReader = Callable[[Mapping[str, Any], str], tuple[Instance, list[str]]]
+
+
+def dispatch_feed(
+    document: Mapping[str, Any],
+    what: str,
+    *,
+    text: TextReader,
+    record: RecordReader,
+    record_keys: tuple[str, ...] = ("url",),
+    text_name: str = "the feed text",
+) -> FilterResult:
+    """A feed document: a whole file (``ingest --format file``) or one record (``--format jsonl``).
+
+    ``data`` holding the file's text in ``data.data`` goes to ``text`` (with the time
+    the document was stored, for :func:`file_timestamp`); ``data``
+    holding any of ``record_keys`` is one record and goes to ``record``, whose
+    notes become problems ``"record"``.
+
+    :param what: The raw sub_type, for the messages (``"openphish_feed"``).
+    :param text_name: What ``data.data`` holds, for the message (``"the dump text"``).
+    :raises InputError: If the document has no orgid or neither shape, or the record
+        is unusable (the message starts with ``"<what> record: "``).
+    """
+    data = document.get("data")
+    orgid = orgid_of(document, what)
+    if isinstance(data, Mapping) and isinstance(data.get("data"), str):
+        return text(data, orgid, document.get(RECEIVED))
+    if isinstance(data, Mapping) and any(key in data for key in record_keys):
+        try:
+            instance, notes = record(data, orgid)
+        except InputError as exc:
+            raise InputError(f"{what} record: {exc}", field="data") from None
+        return FilterResult(instances=[instance], problems=[Problem("record", n) for n in notes])
+    raise InputError(
+        f"{what}: data must hold {text_name} in 'data' or be one JSON record with 'url'",
+        field="data",
+    )

@@ -111,7 +111,7 @@ def test_failed_list_show_and_retry(invoke: Any, tmp_path: Path, archive: Archiv
     shown = invoke("failed", "show", only[0]["hash"]).output
     assert '"bad": 1' in shown and "demo document without ips" in shown
     assert (
-        "1 documents will be offered again"
+        "1 document will be offered again"
         in invoke("failed", "retry", "--error", "InputError").output
     )
     assert json.loads(invoke("status", "--json").stdout)["filters"][1]["pending"] == 1
@@ -274,3 +274,44 @@ def test_h_is_help_everywhere() -> None:
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and result.output.startswith("Usage:"), args
     assert "--mongo-url-file" in CliRunner().invoke(cli, ["-h"]).output
+
+
+def test_failed_commands_take_the_prefixes_failed_list_prints(
+    invoke: Any, tmp_path: Path, archive: Archive
+) -> None:
+    invoke("ingest", "--sub-type", "demo", str(_jsonl(tmp_path, '{"bad": 1}')))
+    invoke("run", "--once", "--filter", "ips")
+    listing = invoke("failed", "list").output
+    assert "failed after 1 attempt " in listing and listing.endswith("1 failed document\n")
+    prefix = listing.split()[0]
+    assert len(prefix) == 16
+    shown = invoke("failed", "show", prefix)
+    assert shown.exit_code == 0 and "demo document without ips" in shown.output
+    [row] = json.loads(invoke("failed", "list", "--json").stdout)
+    assert "T" in row["time"] and row["time"].endswith("+00:00")
+    stored_time = json.loads(shown.stdout)["_failed"]["fake-ips"]["time"]
+    assert "T" in stored_time and " " not in stored_time
+    retried = invoke("failed", "retry", prefix[:8])
+    assert retried.exit_code == 0 and "1 document will be offered again" in retried.output
+    again = invoke("failed", "retry", prefix[:8])
+    assert again.exit_code == 1 and "no failed document matched" in again.output
+
+
+def test_a_prefix_that_is_ambiguous_short_or_unknown_is_refused(
+    invoke: Any, archive: Archive
+) -> None:
+    archive.collection.insert_many(
+        [{"itype": "raw", "_hash": "abcdef01" + tail * 56} for tail in "01"]
+    )
+    ambiguous = invoke("failed", "show", "ABCDEF01")
+    assert ambiguous.exit_code == 1 and "ambiguous" in ambiguous.output
+    assert invoke("failed", "show", "abcdef010").exit_code == 0
+    short = invoke("failed", "show", "abcdef0")
+    assert short.exit_code == 1 and "8 to 64 hexadecimal characters" in short.output
+    missing = invoke("failed", "retry", "0123456789abcdef")
+    assert missing.exit_code == 1 and "no document has a _hash starting with" in missing.output
+
+
+def test_failed_show_names_its_argument_hash() -> None:
+    usage = CliRunner().invoke(cli, ["failed", "show", "-h"]).output
+    assert "show [OPTIONS] HASH\n" in usage and "HASH_" not in usage
