@@ -5,8 +5,9 @@
 - ``--format jsonl`` on a file that is obviously not JSON lines (an email, a
   pretty-printed JSON document, a CSV or URL list): refused, saying which ``--format``
   to use, unless ``--force``.
-- The first documents (up to 5) all fail with every filter that reads the sub_type
-  (``--sub-type email`` on JSON lines): refused with the filter's reason, unless ``--force``.
+- The first documents (5, or all when fewer, at least 3) all fail with every filter that
+  reads the sub_type (``--sub-type email`` on JSON lines): refused with the filter's reason,
+  unless ``--force``; one or two documents that fail are stored with a warning.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ __all__ = ["IngestOptions", "ingest_paths"]
 BATCH = 1000
 #: The first documents tried with the filters that read them, before anything is stored.
 SAMPLE = 5
+#: Input is refused only when at least this many of its first documents all fail.
+REFUSE_AT = 3
 #: Standard input (a live log piped in) is stored at least this often, not per 1,000 lines.
 LIVE_FLUSH_SECONDS = 1.0
 _HEADER = re.compile(r"^(From |[A-Za-z][\w-]*:)")
@@ -124,14 +127,19 @@ def _fails_everywhere(raw: Raw, readers: Sequence[LoadedFilter]) -> str | None:
 
 
 def _check_sample(sample: Sequence[Raw], readers: Sequence[LoadedFilter], fmt: str) -> None:
-    """Refuse when every one of the first documents fails with every filter that reads it."""
+    """Refuse when the first documents (3 or more) all fail with every filter that reads
+    them; warn when the input holds fewer and they all fail."""
     reasons = [_fails_everywhere(raw, readers) for raw in sample]
-    if sample and all(reasons):
-        raise click.UsageError(
-            f"the first {len(sample)} documents all fail ({reasons[0]}); nothing was stored. "
-            f"Check --sub-type and --format (read as --format {fmt}), "
-            "or --force to store them anyway"
-        )
+    if not sample or not all(reasons):
+        return
+    advice = f"check --sub-type and --format (read as --format {fmt})"
+    if len(sample) < REFUSE_AT:
+        click.echo(f"warning: every document fails ({reasons[0]}): {advice}", err=True)
+        return
+    raise click.UsageError(
+        f"the first {len(sample)} documents all fail ({reasons[0]}); nothing was stored. "
+        f"Check --sub-type and --format (read as --format {fmt}), or --force to store them anyway"
+    )
 
 
 def _items(path: Path, options: IngestOptions) -> Iterator[Raw | BadLine]:
