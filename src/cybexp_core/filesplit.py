@@ -8,12 +8,15 @@
 - A bigger JSON array (a PhishTank JSON dump) is cut between records, so that
   every part is itself a JSON array of whole records (``header`` is ``[``);
   it is read as a stream, record by record.
+- A bigger XML dump of ``<entry>`` elements (PhishTank's) is cut between entries, each
+  part an ``<entries>`` document (``header`` is ``<entries>``).
 - An mbox is one document per message (:mod:`cybexp_core.mbox`).
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,6 +32,8 @@ __all__ = ["MAX_HEADER_CHARS", "read_file"]
 
 #: A split file's first line is copied into every part, up to this many characters.
 MAX_HEADER_CHARS = 64 * 1024
+#: One ``<entry>`` of an XML dump (entries do not nest).
+_ENTRY = re.compile(r"<entry>.*?</entry>", re.S)
 
 
 class _Prefixed(io.RawIOBase):
@@ -91,6 +96,28 @@ def _array_parts(
         yield "[\n" + ",\n".join(texts) + "\n]\n"
 
 
+def _xml_parts(
+    text: str, encoding: str | None, chunk_bytes: int
+) -> Iterator[tuple[str, str | None, str]]:
+    """An XML dump of ``<entry>`` elements (PhishTank's) regrouped as ``<entries>`` parts."""
+    entries = [match.group() for match in _ENTRY.finditer(text)]
+    limit = rawinput.MAX_CHUNK_RECORDS
+    if len(text) <= chunk_bytes and len(entries) <= limit:
+        yield text, encoding, ""
+        return
+    del text
+    part: list[str] = []
+    size = 0
+    for entry in entries:
+        if part and (size + len(entry) > chunk_bytes or len(part) >= limit):
+            yield "<entries>\n" + "\n".join(part) + "\n</entries>\n", encoding, "<entries>"
+            part, size = [], 0
+        part.append(entry)
+        size += len(entry) + 1
+    if part:
+        yield "<entries>\n" + "\n".join(part) + "\n</entries>\n", encoding, "<entries>"
+
+
 def _parts(
     stream: BinaryIO, name: str, chunk_bytes: int
 ) -> Iterator[tuple[str, str | None, str] | BadLine]:
@@ -111,6 +138,9 @@ def _parts(
         return
     text, encoding = decode_text(head + stream.read())
     del head
+    if text.lstrip().startswith("<") and _ENTRY.search(text):
+        yield from _xml_parts(text, encoding, chunk_bytes)
+        return
     spans = _cuts(text, chunk_bytes, rawinput.MAX_CHUNK_RECORDS)
     header = text.split("\n", 1)[0].rstrip("\r")[:MAX_HEADER_CHARS]
     for start, end in spans:
