@@ -28,6 +28,7 @@ from cybexp_core.related import related
 from cybexp_core.scaffold import new_plugin
 from cybexp_core.server_cli import server
 from cybexp_core.threatrank import threatrank
+from cybexp_core.unread import unread_sub_types
 from cybexp_core.worker import Runner, RunSummary, select_filters
 
 log = logging.getLogger("cybexp_core")
@@ -271,7 +272,8 @@ def ingest(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Pending, processed and failed counts per filter; instance counts per itype."""
+    """Pending, processed and failed counts per filter; instance counts per itype; raw
+    documents of sub_types no loaded filter reads."""
     report = app.filters()
     archive = app.archive()
     rows = []
@@ -288,8 +290,10 @@ def status(app: App, as_json: bool) -> None:
             }
         )
     instances = archive.instance_counts()
+    unread = unread_sub_types(archive, report.filters)
     if as_json:
-        click.echo(json.dumps({"filters": rows, "instances": instances}, indent=2))
+        payload = {"filters": rows, "instances": instances, "unread": unread}
+        click.echo(json.dumps(payload, indent=2))
         return
     for row in rows:
         click.echo(
@@ -297,6 +301,9 @@ def status(app: App, as_json: bool) -> None:
             f"{row['processed']:>8}  failed {row['failed']:>6}"
         )
     click.echo("instances: " + ", ".join(f"{k} {v}" for k, v in instances.items()))
+    if unread:
+        listed = ", ".join(f"{sub_type} {count}" for sub_type, count in unread.items())
+        click.echo(f"raw documents no loaded filter reads: {listed}")
 
 
 cli.add_command(check)

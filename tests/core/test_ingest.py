@@ -238,3 +238,15 @@ def test_a_big_text_file_is_split_by_lines_too(
     parts = sorted((raw["data"] for raw in _raws(archive)), key=lambda d: d["part"])
     assert [p["data"].count("\n") for p in parts] == [4, 4, 2]
     assert "".join(p["data"] for p in parts) == path.read_text()
+
+
+def test_status_lists_raw_documents_nobody_reads(
+    invoke: Any, tmp_path: Path, archive: Archive
+) -> None:
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(LINES)
+    invoke("ingest", "--sub-type", "dmeo", str(path))
+    invoke("ingest", "--sub-type", "demo", str(path))
+    status = json.loads(invoke("status", "--json").stdout)
+    assert status["unread"] == {"dmeo": 2}
+    assert "raw documents no loaded filter reads: dmeo 2" in invoke("status").output
