@@ -50,24 +50,49 @@ class _Group(GlobalOptionsGroup):
             raise fail(str(exc)) from exc
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),
-    help="config.json (original CYBEX-P format) [env CYBEXP_CONFIG; default: ./config.json].",
+    envvar="CYBEXP_CONFIG",
+    show_envvar=True,
+    show_default="./config.json when it exists",
+    help="config.json in the original CYBEX-P format.",
 )
 @click.option(
     "--mongo-url",
-    help="MongoDB URL; visible in ps, prefer --mongo-url-file [env CYBEXP_MONGO_URL].",
+    envvar="CYBEXP_MONGO_URL",
+    show_envvar=True,
+    show_default="the config file's, else the embedded server",
+    help="MongoDB URL (visible in ps: prefer --mongo-url-file).",
 )
 @click.option(
     "--mongo-url-file",
     type=click.Path(dir_okay=False),
-    help="File holding the MongoDB URL, kept out of the command line [env CYBEXP_MONGO_URL_FILE].",
+    envvar="CYBEXP_MONGO_URL_FILE",
+    show_envvar=True,
+    help="File holding the MongoDB URL, which keeps it out of the command line.",
 )
-@click.option("--db", help="Database name [env CYBEXP_DB; default: tahoe_db].")
-@click.option("--coll", help="Collection name [env CYBEXP_COLL; default: instance].")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "--db",
+    envvar="CYBEXP_DB",
+    show_envvar=True,
+    show_default="the config file's, else tahoe_db",
+    help="Database name.",
+)
+@click.option(
+    "--coll",
+    envvar="CYBEXP_COLL",
+    show_envvar=True,
+    show_default="the config file's, else instance",
+    help="Collection name.",
+)
+@click.option(
+    "-v", "--verbose", count=True, show_default=False, help="More log output (-vv for debug)."
+)
 @click.version_option(package_name="cybexp-core")
 @click.pass_context
 def cli(
@@ -85,6 +110,7 @@ def cli(
     environment variables or config.json), an embedded local server is started
     for the command. These options may also follow the command name.
     """
+    mongo_url, mongo_url_file = _url_options(ctx, mongo_url, mongo_url_file)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -96,6 +122,19 @@ def cli(
     app = App(settings, verbose=verbose)
     ctx.obj = app
     ctx.call_on_close(app.stack.close)
+
+
+def _url_options(
+    ctx: click.Context, url: str | None, url_file: str | None
+) -> tuple[str | None, str | None]:
+    """The URL options, where one given on the command line beats the other's variable."""
+    if url and url_file:
+        from_env = click.core.ParameterSource.ENVIRONMENT
+        if ctx.get_parameter_source("mongo_url") is from_env:
+            url = None
+        elif ctx.get_parameter_source("mongo_url_file") is from_env:
+            url_file = None
+    return url, url_file
 
 
 # ---------------------------------------------------------------------------- run
@@ -125,7 +164,10 @@ def _print_summary(summary: RunSummary) -> None:
     help="Run only this filter (repeatable).",
 )
 @click.option(
-    "--batch-size", type=click.IntRange(min=1), help="Documents per batch (default 1000)."
+    "--batch-size",
+    type=click.IntRange(min=1),
+    show_default="the config file's runner.batch_size, else 1000",
+    help="Documents per batch.",
 )
 @click.option(
     "--workers",
@@ -209,7 +251,11 @@ def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
 @click.option("--sub-type", required=True, help="Raw sub_type, e.g. cowrie, email.")
 @click.option("--orgid", default="local", show_default=True, help="Organisation id.")
 @click.option(
-    "--timezone", default="UTC", show_default=True, help="Time zone of the times in the data."
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="Time zone of the times in the data (an IANA name such as Europe/Paris), stored "
+    "as the raw documents' timezone for the filters that read local times.",
 )
 @click.option(
     "--format",
@@ -230,8 +276,8 @@ def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
 @click.option(
     "--force",
     is_flag=True,
-    help="Store even when the input looks like another --format or its first document "
-    "fails with the filter that reads it.",
+    help="Store even when the input looks like another --format or its first documents "
+    "all fail with the filter that reads them.",
 )
 @click.argument(
     "paths",

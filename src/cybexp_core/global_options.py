@@ -11,11 +11,25 @@ from __future__ import annotations
 
 import click
 
+from cybexp_core.plain_help import PlainContext, use_plain_help
+
 __all__ = ["GlobalOptionsGroup"]
 
 
 class GlobalOptionsGroup(click.Group):
-    """A :class:`click.Group` whose options may also follow the subcommand."""
+    """A :class:`click.Group` whose options may also follow the subcommand.
+
+    Its help pages, and those of every subcommand, are plain text
+    (:mod:`cybexp_core.plain_help`).
+    """
+
+    context_class = PlainContext
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            use_plain_help([command])
+        return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if ctx.parent is None:

@@ -21,7 +21,7 @@ def _describe(state: ServerState) -> str:
 
 @click.group()
 def server() -> None:
-    """The embedded server of $CYBEXP_DATA_DIR (default: the per-user data directory)."""
+    """The embedded server of $CYBEXP_DATA_DIR, else of the per-user data directory."""
 
 
 @server.command()
