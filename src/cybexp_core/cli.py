@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
-from attrs import evolve
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from cybexp_core.app import App, fail, pass_app
-from cybexp_core.backend import Archive
 from cybexp_core.config import load_settings
-from cybexp_core.daemon import Daemon
 from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
 from cybexp_core.global_options import GlobalOptionsGroup
 from cybexp_core.ingest_command import IngestOptions, ingest_paths
+from cybexp_core.json_output import to_json
+from cybexp_core.logs import level_for, setup_logging
 from cybexp_core.mongo_url import connection_reason
-from cybexp_core.plugins_cli import check, load_problem, plugins
+from cybexp_core.plugins_cli import check, plugins
 from cybexp_core.related import related
+from cybexp_core.run_cli import run
 from cybexp_core.scaffold import new_plugin
 from cybexp_core.server_cli import server
 from cybexp_core.threatrank import threatrank
 from cybexp_core.unread import unread_sub_types
-from cybexp_core.worker import Runner, RunSummary, select_filters
 
 log = logging.getLogger("cybexp_core")
 
@@ -111,8 +108,7 @@ def cli(
     for the command. These options may also follow the command name.
     """
     mongo_url, mongo_url_file = _url_options(ctx, mongo_url, mongo_url_file)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(level_for(verbose))
     try:
         settings = load_settings(
             config, mongo_url=mongo_url, mongo_url_file=mongo_url_file, db=db, coll=coll
@@ -130,118 +126,15 @@ def _url_options(
     """The URL options, where one given on the command line beats the other's variable."""
     if url and url_file:
         from_env = click.core.ParameterSource.ENVIRONMENT
-        if ctx.get_parameter_source("mongo_url") is from_env:
+        url_env = ctx.get_parameter_source("mongo_url") is from_env
+        file_env = ctx.get_parameter_source("mongo_url_file") is from_env
+        if url_env and file_env:
+            raise fail("set CYBEXP_MONGO_URL or CYBEXP_MONGO_URL_FILE, not both")
+        if url_env:
             url = None
-        elif ctx.get_parameter_source("mongo_url_file") is from_env:
+        elif file_env:
             url_file = None
     return url, url_file
-
-
-# ---------------------------------------------------------------------------- run
-
-
-def _print_summary(summary: RunSummary) -> None:
-    total = summary.total()
-    rate = total.handled / summary.seconds if summary.seconds else 0.0
-    click.echo(f"{total.handled} documents in {summary.seconds:.1f}s ({rate:.0f}/s)")
-    for name, stats in summary.filters.items():
-        click.echo(
-            f"  {name}: processed {stats.processed}, failed {stats.failed}, "
-            f"not for it {stats.skipped}, "
-            f"problems {stats.problems}, instances {stats.instances} ({stats.inserted} new)"
-        )
-
-
-@cli.command()
-@click.option(
-    "--once", is_flag=True, help="Drain all pending work (chained filters too), then exit."
-)
-@click.option(
-    "--filter",
-    "selectors",
-    multiple=True,
-    metavar="NAME_OR_ID",
-    help="Run only this filter (repeatable).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    show_default="the config file's runner.batch_size, else 1000",
-    help="Documents per batch.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes on this machine.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the --once summary as JSON.")
-@pass_app
-def run(
-    app: App,
-    once: bool,
-    selectors: Sequence[str],
-    batch_size: int | None,
-    workers: int,
-    as_json: bool,
-) -> None:
-    """Run the filters: forever (until SIGINT/SIGTERM), or with --once until no work is left."""
-    if batch_size:
-        app.settings = evolve(app.settings, batch_size=batch_size)
-    report = app.filters()
-    refused = [error for error in report.errors if error.stage == "settings"]
-    if refused:
-        where = app.settings.source or "the configuration"
-        raise fail(
-            f"{where}: no work started: "
-            + "; ".join(f"filters.{load_problem(error)}" for error in refused)
-        )
-    for error in report.errors:
-        click.echo(f"warning: filter plugin {load_problem(error)}", err=True)
-    filters = select_filters(report.filters, selectors)
-    if not filters:
-        raise click.ClickException("no filter to run (none installed, or none matches --filter)")
-    settings = app.resolved_settings()
-    try:
-        archive = app.archive()
-        archive.ensure_indexes()
-        if workers > 1:
-            from cybexp_core.pool import run_pool
-
-            summary = run_pool(settings, [f.entry_point for f in filters], workers, once=once)
-        else:
-            runner = Runner(archive, filters, settings)
-            summary = _run_here(runner, archive, once)
-    except CybexpError as exc:
-        raise fail(str(exc)) from exc
-    if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
-    else:
-        _print_summary(summary)
-
-
-def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
-    def stop(signum: int, _frame: Any) -> None:
-        log.warning("signal %d: finishing the batch in hand, then stopping", signum)
-        runner.stop_event.set()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        if not once:
-            return Daemon(runner).run()
-        if sys.stderr.isatty():
-            total = sum(
-                archive.count_pending(f.info.id, f.info.version, f.info.consumes)
-                for f in runner.filters
-            )
-            with click.progressbar(length=total, label="documents", file=sys.stderr) as bar:
-                runner.on_progress = bar.update
-                return runner.run_once()
-        return runner.run_once()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 # ---------------------------------------------------------------------------- ingest
@@ -338,8 +231,7 @@ def status(app: App, as_json: bool) -> None:
     instances = archive.instance_counts()
     unread = unread_sub_types(archive, report.filters)
     if as_json:
-        payload = {"filters": rows, "instances": instances, "unread": unread}
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(to_json({"filters": rows, "instances": instances, "unread": unread}))
         return
     for row in rows:
         click.echo(
@@ -357,6 +249,7 @@ cli.add_command(failed)
 cli.add_command(plugins)
 cli.add_command(new_plugin)
 cli.add_command(related)
+cli.add_command(run)
 cli.add_command(server)
 cli.add_command(threatrank)
 

@@ -79,9 +79,7 @@ def server_command(
     return command
 
 
-def wait_until_up(
-    uri: str, deadline: float, running: Callable[[], bool], log_path: Path
-) -> None:
+def wait_until_up(uri: str, deadline: float, running: Callable[[], bool], log_path: Path) -> None:
     """Wait until the server at ``uri`` answers a ping, while ``running()`` holds.
 
     :raises ConfigError: When the server exits or ``deadline`` (monotonic) passes.

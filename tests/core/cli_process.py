@@ -7,15 +7,20 @@ its entry points as it would find a real plugin.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 CLI = str(Path(sys.executable).parent / "cybexp-analytics")
 HERE = Path(__file__).parent
-FAKE_ENTRY_POINTS = "[cybexp.filters]\nips = fakes:ip_sightings\ncorrelate = fakes:ip_correlator\n"
+FAKE_ENTRY_POINTS = (
+    "[cybexp.filters]\nips = fakes:ip_sightings\ncorrelate = fakes:ip_correlator\n"
+    "slow = fakes:slow_sightings\n"
+)
 
 
 def plugin_path(tmp_path: Path) -> Path:
@@ -59,9 +64,54 @@ def run_cli(
 def start_cli(
     tmp_path: Path, *args: str, env: Mapping[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start a command in the background (its output goes to files in ``tmp_path``)."""
-    name = "-".join(a.strip("-") for a in args[:3] if a)
-    with open(tmp_path / f"{name}.out", "a") as out, open(tmp_path / f"{name}.err", "a") as err:
-        return subprocess.Popen(
+    """Start a command in the background; its stderr goes to ``stderr_of(process)``."""
+    number = len(list(tmp_path.glob("background-*.err")))
+    err_path = tmp_path / f"background-{number}.err"
+    with open(tmp_path / f"background-{number}.out", "a") as out, open(err_path, "a") as err:
+        process = subprocess.Popen(
             [CLI, *args], cwd=tmp_path, env=cli_env(tmp_path, env), stdout=out, stderr=err
         )
+    process.err_path = err_path  # type: ignore[attr-defined]
+    return process
+
+
+def stderr_of(process: subprocess.Popen[bytes]) -> str:
+    """What a process started by :func:`start_cli` wrote to stderr so far."""
+    return Path(process.err_path).read_text()  # type: ignore[attr-defined]
+
+
+def children_of(pid: int) -> list[int]:
+    """Pids of the live processes whose parent is ``pid``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            found.append(int(proc.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path

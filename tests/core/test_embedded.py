@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from cli_process import CLI, run_cli, start_cli
+from cli_process import CLI, run_cli, start_cli, stderr_of, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(CLI).exists(), reason="console script not installed")
 
@@ -50,13 +49,6 @@ def test_embedded_server_starts_keeps_data_and_stops(tmp_path: Path) -> None:
     assert _raw_count(tmp_path) == 1
 
 
-def _wait_for(condition: object, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
-
-
 def _processed(tmp_path: Path) -> int:
     result = run_cli(tmp_path, "status", "--json")
     assert result.returncode == 0, result.stderr
@@ -70,25 +62,25 @@ def test_a_daemon_keeps_its_database_when_the_command_that_started_it_exits(
     data = tmp_path / "data"
     starter = start_cli(tmp_path, "run", env={"CYBEXP_TEST": "starter"})
     try:
-        _wait_for(lambda: (data / "server.json").exists(), "the first command started no server")
+        wait_for(lambda: (data / "server.json").exists(), "the first command started no server")
         daemon = start_cli(tmp_path, "-v", "run")
         try:
-            time.sleep(3)  # the second daemon uses the server now
+            wait_for(lambda: "daemon started" in stderr_of(daemon), "no second daemon")
             starter.send_signal(signal.SIGTERM)
             assert starter.wait(60) == 0
             source = tmp_path / "demo.jsonl"
             source.write_text('{"ips": ["10.0.0.1"], "ts": 1}\n')
             assert run_cli(tmp_path, "ingest", "--sub-type", "demo", str(source)).returncode == 0
-            _wait_for(lambda: _processed(tmp_path) == 1, "the remaining daemon lost its database")
+            wait_for(lambda: _processed(tmp_path) == 1, "the remaining daemon lost its database")
             assert daemon.poll() is None
         finally:
             daemon.send_signal(signal.SIGTERM)
-            assert daemon.wait(60) == 0, (tmp_path / "v-run.err").read_text()
+            assert daemon.wait(60) == 0, stderr_of(daemon)
     finally:
         if starter.poll() is None:
             starter.kill()
-    assert "database unavailable" not in (tmp_path / "v-run.err").read_text()
-    _wait_for(lambda: not _servers_on(data), "the last user did not stop the server")
+    assert "database unavailable" not in stderr_of(daemon)
+    wait_for(lambda: not _servers_on(data), "the last user did not stop the server")
     assert not (data / "server.json").exists()
 
 
@@ -113,7 +105,7 @@ def test_a_killed_servers_state_file_is_detected_and_replaced(tmp_path: Path) ->
     assert started.returncode == 0, started.stderr
     state = json.loads((tmp_path / "data" / "server.json").read_text())
     os.kill(state["pid"], signal.SIGKILL)
-    _wait_for(lambda: state["pid"] not in _servers_on(tmp_path / "data"), "kill -9 failed")
+    wait_for(lambda: state["pid"] not in _servers_on(tmp_path / "data"), "kill -9 failed")
     try:
         assert _raw_count(tmp_path) == 0, "a new server was started on the same files"
         status = run_cli(tmp_path, "server", "status", "--json")
