@@ -352,6 +352,7 @@ def test_json_output_reference_matches_real_output(
 ) -> None:
     invoke("ingest", "--sub-type", "demo", str(_jsonl(tmp_path, '{"ips": ["1.1.1.1"], "ts": 1}',
                                                       '{"bad": 1}', '{"skip": 1}')))
+    invoke("ingest", "--sub-type", "dmeo", str(_jsonl(tmp_path, '{"ips": [], "ts": 2}')))
     outputs = {
         "run --once --json": invoke("run", "--once", "--json").stdout,
         "status --json": invoke("status", "--json").stdout,
