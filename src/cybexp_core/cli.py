@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
 from cybexp_core.global_options import GlobalOptionsGroup
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
+from cybexp_core.json_output import to_json
 from cybexp_core.logs import level_for, setup_logging
 from cybexp_core.mongo_url import connection_reason
 from cybexp_core.plugins_cli import check, plugins
@@ -242,7 +242,7 @@ def status(app: App, as_json: bool) -> None:
         )
     instances = archive.instance_counts()
     if as_json:
-        click.echo(json.dumps({"filters": rows, "instances": instances}, indent=2))
+        click.echo(to_json({"filters": rows, "instances": instances}))
         return
     for row in rows:
         click.echo(
