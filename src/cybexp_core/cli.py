@@ -16,6 +16,7 @@ from cybexp_core.config import load_settings
 from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
 from cybexp_core.global_options import GlobalOptionsGroup
+from cybexp_core.heartbeat import WORKERS_COLLECTION, describe_workers, worker_rows
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
 from cybexp_core.json_output import to_json
 from cybexp_core.logs import level_for, setup_logging
@@ -241,8 +242,9 @@ def status(app: App, as_json: bool) -> None:
             }
         )
     instances = archive.instance_counts()
+    workers = worker_rows(archive.collection.database[WORKERS_COLLECTION])
     if as_json:
-        click.echo(to_json({"filters": rows, "instances": instances}))
+        click.echo(to_json({"filters": rows, "instances": instances, "workers": workers}))
         return
     for row in rows:
         click.echo(
@@ -250,6 +252,7 @@ def status(app: App, as_json: bool) -> None:
             f"{row['processed']:>8}  failed {row['failed']:>6}"
         )
     click.echo("instances: " + ", ".join(f"{k} {v}" for k, v in instances.items()))
+    click.echo("\n".join(describe_workers(workers)))
 
 
 cli.add_command(check)

@@ -17,7 +17,13 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
-__all__ = ["WORKERS_COLLECTION", "Heartbeat", "running_workers"]
+__all__ = [
+    "WORKERS_COLLECTION",
+    "Heartbeat",
+    "describe_workers",
+    "running_workers",
+    "worker_rows",
+]
 
 WORKERS_COLLECTION = "cybexp_workers"
 #: A worker whose heartbeat is older than this is not "running now".
@@ -67,3 +73,42 @@ def running_workers(collection: Collection, *, now: datetime | None = None) -> l
     """The workers with a recent heartbeat, oldest first."""
     since = (now or datetime.now(timezone.utc)) - timedelta(seconds=STALE_AFTER)
     return list(collection.find({"updated": {"$gte": since}}).sort("started", 1))
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return str(value.astimezone(timezone.utc).isoformat(timespec="seconds"))
+
+
+def worker_rows(collection: Collection) -> list[dict[str, Any]]:
+    """The workers running now, for ``status`` (times as UTC ISO-8601)."""
+    return [
+        {
+            "id": doc["_id"],
+            "host": doc.get("host"),
+            "pid": doc.get("pid"),
+            "started": _iso(doc.get("started")),
+            "last_batch": _iso(doc.get("last_batch")),
+            "current_filter": doc.get("current_filter"),
+            "mode": doc.get("mode"),
+            "seen": _iso(doc.get("updated")),
+        }
+        for doc in running_workers(collection)
+    ]
+
+
+def describe_workers(rows: list[dict[str, Any]]) -> list[str]:
+    """``status``'s text lines about the workers running now."""
+    if not rows:
+        return ["workers running now: none"]
+    lines = [f"workers running now: {len(rows)}"]
+    for row in rows:
+        doing = row["current_filter"] or "idle"
+        lines.append(
+            f"  {row['host']}/{row['pid']}  since {row['started']}  last batch "
+            f"{row['last_batch'] or 'none yet'}  {doing}  ({row['mode'] or 'starting'})"
+        )
+    return lines
