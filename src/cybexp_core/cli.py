@@ -126,9 +126,13 @@ def _url_options(
     """The URL options, where one given on the command line beats the other's variable."""
     if url and url_file:
         from_env = click.core.ParameterSource.ENVIRONMENT
-        if ctx.get_parameter_source("mongo_url") is from_env:
+        url_env = ctx.get_parameter_source("mongo_url") is from_env
+        file_env = ctx.get_parameter_source("mongo_url_file") is from_env
+        if url_env and file_env:
+            raise fail("set CYBEXP_MONGO_URL or CYBEXP_MONGO_URL_FILE, not both")
+        if url_env:
             url = None
-        elif ctx.get_parameter_source("mongo_url_file") is from_env:
+        elif file_env:
             url_file = None
     return url, url_file
 

@@ -186,6 +186,16 @@ def test_the_url_can_come_from_a_file_or_its_variable(
         cli, ["--db", db, "status"], env={"CYBEXP_MONGO_URL_FILE": str(url_file)}
     )
     assert by_env.exit_code == 0 and "embedded" not in by_env.output
+    beaten = CliRunner().invoke(
+        cli,
+        ["--mongo-url", mongo_uri, "--db", db, "status"],
+        env={"CYBEXP_MONGO_URL_FILE": str(tmp_path / "missing")},
+    )
+    assert beaten.exit_code == 0, beaten.output  # the command line wins over the variable
+    both = CliRunner().invoke(
+        cli, ["status"], env={"CYBEXP_MONGO_URL_FILE": str(url_file), "CYBEXP_MONGO_URL": mongo_uri}
+    )
+    assert both.exit_code == 1 and "not both" in both.output
 
 
 def test_run_refuses_to_start_when_a_filter_refuses_its_settings(
