@@ -88,7 +88,10 @@ def filter(
         ``{"itype": "raw", "sub_type", "data", "orgid", "timezone", "_hash", ...}``;
         for a derived input, the instance's TAHOE document (``itype``,
         ``sub_type``, ``data``, ``_ref``, ...). Fields starting with ``_`` other
-        than TAHOE's own belong to the runner; do not rely on them.
+        than TAHOE's own belong to the runner; do not rely on them, except
+        ``_received``: the time the document was stored (epoch seconds, the
+        creation time of its ObjectId), which the runner adds to every
+        document it offers, for records that carry no time of their own.
     :param settings: This filter's section of the configuration file.
     :return: The instances made (``Attribute``, ``Object``, ``Event``,
         ``Session``; their children are written too), or a

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from cybexp_core import Object
-from cybexp_core.models import Child
+from cybexp_core import Child, Object
 from cybexp_filter_cowrie.events import Built, present
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.vocab import attr

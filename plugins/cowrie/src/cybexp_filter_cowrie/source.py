@@ -17,7 +17,9 @@ from typing import Any
 
 import orjson
 
-from cybexp_core import FilterResult, InputError, Instance, Problem
+from cybexp_core import FilterResult, InputError
+from cybexp_core.builders import Entries
+from cybexp_core.inputs import data_object, orgid_of
 from cybexp_filter_cowrie.convert import convert
 from cybexp_filter_cowrie.options import Options, Path
 
@@ -48,8 +50,8 @@ def _utf8(line: str) -> str:
         return line
 
 
-def _line_event(text: str, where: str) -> tuple[dict[str, Any], Problem | None]:
-    """The event of one line, and a note when NUL bytes before it were skipped.
+def _line_event(text: str, where: str) -> tuple[dict[str, Any], int]:
+    """The event of one line, and how many NUL bytes before it were skipped.
 
     :raises InputError: ``bad line: ...`` when the line is no JSON object.
     """
@@ -66,41 +68,28 @@ def _line_event(text: str, where: str) -> tuple[dict[str, Any], Problem | None]:
             reason = f"{'truncated' if event[-1] != '}' else 'not'} JSON ({exc})"
         else:
             if isinstance(parsed, dict):
-                note = None
-                if skipped:
-                    note = Problem(where, f"{skipped} NUL bytes before the event skipped")
-                return parsed, note
+                return parsed, skipped
             reason = f"a JSON {type(parsed).__name__}, not an object"
     raise InputError(f"cowrie: {where} is a bad line: {reason}")
 
 
 def _file_lines(data: Mapping[str, Any], orgid: str, options: Options) -> FilterResult:
     """Every line of a Cowrie log file (or part of one); bad lines become problems."""
-    prefix = f"part {data['part']} " if isinstance(data.get("part"), int) else ""
+    found = Entries.of_file("cowrie", data, unit="line")
     latin1 = data.get("encoding") == "latin-1"
-    instances: list[Instance] = []
-    problems: list[Problem] = []
     for number, line in enumerate(str(data["data"]).split("\n"), start=1):
         text = _utf8(line) if latin1 else line
         text = text.strip().lstrip("\ufeff")
         if not text:
             continue
-        where = f"{prefix}line {number}"
-        try:
-            event, note = _line_event(text, where)
+        where = f"line {number}"
+        with found.entry(where):
+            event, skipped_nul = _line_event(text, found.prefix + where)
+            if skipped_nul:
+                found.problem(where, f"{skipped_nul} NUL bytes before the event skipped")
             made, skipped = convert(event, orgid, options)
-        except InputError as exc:
-            problems.append(Problem(where, str(exc)))
-            continue
-        if note is not None:
-            problems.append(note)
-        instances.extend(made)
-        problems.extend(Problem(f"{where}: {p.where}", p.reason) for p in skipped)
-    if not instances and problems:
-        raise InputError(
-            f"cowrie: no line could be read; first: {problems[0].where}: {problems[0].reason}"
-        )
-    return FilterResult(instances=instances, problems=problems)
+            found.extend(made, where, skipped)
+    return found.result()
 
 
 def _at(data: Mapping[str, Any], path: Path) -> Any:
@@ -137,14 +126,10 @@ def filter_document(document: Mapping[str, Any], options: Options) -> FilterResu
 
     :raises InputError: If the document holds no usable Cowrie event.
     """
-    orgid = document.get("orgid")
-    if not isinstance(orgid, str):
-        raise InputError("cowrie: the raw document has no orgid", field="orgid")
-    data = document.get("data")
-    if isinstance(data, str):  # as in the original, data may be the JSON text itself
-        data = _loads(data, "data")
-    if not isinstance(data, dict):
-        raise InputError(f"cowrie: data must be a JSON object, got {type(data).__name__}")
+    orgid = orgid_of(document, "cowrie")
+    if isinstance(document.get("data"), str):  # as in the original, data may be the JSON text
+        document = {**document, "data": _loads(document["data"], "data")}
+    data = data_object(document, "cowrie", "a JSON object")
     hint = None
     if "eventid" not in data:
         paths = options.paths_for(document.get("sub_type"))
