@@ -73,10 +73,12 @@ class LoadedFilter:
     distribution_version: str | None
     settings: Mapping[str, Any]
     _call: Callable[..., Any] = field(repr=False, alias="call")
+    #: What the plugin's ``configure`` hook made of ``settings`` (``None`` without one).
+    options: Any = field(default=None, repr=False)
 
     def run(self, document: dict[str, Any]) -> FilterResult | None:
         """Call this plugin's ``filter`` hook; ``None`` means the input was not for it."""
-        value = self._call(document=document, settings=self.settings)
+        value = self._call(document=document, settings=self.settings, options=self.options)
         return None if value is None else FilterResult.coerce(value)
 
     def matches(self, selectors: Iterable[str]) -> bool:
@@ -108,12 +110,18 @@ def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
 
 
 class _SettingsRefused(Exception):
-    """``filter_info`` raised (its cause): with settings given, they are the likely culprit."""
+    """``configure`` or ``filter_info`` raised (its cause): with settings given, they are
+    the likely culprit."""
 
 
-def _register(
-    name: str, plugin: object, settings: Mapping[str, Any]
-) -> tuple[FilterInfo, Callable[..., Any]]:
+@frozen
+class _Registered:
+    info: FilterInfo
+    call: Callable[..., Any]
+    options: Any
+
+
+def _register(name: str, plugin: object, settings: Mapping[str, Any]) -> _Registered:
     """Register ``plugin`` in a plugin manager of its own, validate it, read its declaration.
 
     One manager per plugin means its ``filter`` hook calls this plugin only:
@@ -126,14 +134,15 @@ def _register(
         if not getattr(manager.hook, hook).get_hookimpls():
             raise PluginError(f"plugin {name!r} must implement both filter_info() and filter()")
     try:
-        info = manager.hook.filter_info(settings=settings)
+        options = manager.hook.configure(settings=settings)
+        info = manager.hook.filter_info(settings=settings, options=options)
     except Exception as exc:
         raise _SettingsRefused from exc
     if not isinstance(info, FilterInfo):
         raise PluginError(
             f"plugin {name!r}: filter_info() returned {type(info).__name__}, not FilterInfo"
         )
-    return info, _direct_call(manager)
+    return _Registered(info, _direct_call(manager), options)
 
 
 def _direct_call(manager: pluggy.PluginManager) -> Callable[..., Any]:
@@ -197,11 +206,14 @@ def load_filters(
         try:
             plugin = load()
             stage = "validation"
-            info, call = _register(name, plugin, own)
+            made = _register(name, plugin, own)
+            info = made.info
             if info.id in seen_ids:
                 raise PluginError(f"filter id {info.id} is already used by {seen_ids[info.id]!r}")
             seen_ids[info.id] = name
-            report.filters.append(LoadedFilter(info, name, dist, version, own, call=call))
+            report.filters.append(
+                LoadedFilter(info, name, dist, version, own, call=made.call, options=made.options)
+            )
         except Exception as exc:
             shown = exc.__cause__ if isinstance(exc, _SettingsRefused) else exc
             shown = shown or exc

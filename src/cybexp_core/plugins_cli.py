@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from cybexp_core.app import App, pass_app
+from cybexp_core.json_output import to_json
 from cybexp_core.plugins import LoadError, LoadReport
 
 __all__ = ["check", "load_problem", "plugins"]
@@ -65,7 +65,7 @@ def plugins(app: App, as_json: bool) -> None:
     report = app.filters()
     rows = _filter_rows(report)
     if as_json:
-        click.echo(json.dumps({"filters": rows, "errors": _error_rows(report)}, indent=2))
+        click.echo(to_json({"filters": rows, "errors": _error_rows(report)}))
     else:
         for row in rows:
             inputs = ", ".join(f"{c['itype']}/{c['sub_type'] or '*'}" for c in row["consumes"])

@@ -8,7 +8,6 @@ timeout passed with work in hand; 1 when a worker process died.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -21,6 +20,7 @@ from cybexp_core.app import App, fail, pass_app
 from cybexp_core.backend import Archive
 from cybexp_core.daemon import Daemon, wait_for_database
 from cybexp_core.errors import CybexpError
+from cybexp_core.json_output import to_json
 from cybexp_core.logs import LOG_FORMATS, setup_logging
 from cybexp_core.plugins_cli import load_problem
 from cybexp_core.stopping import StopControl, exit_code_for
@@ -39,8 +39,8 @@ def print_summary(summary: RunSummary) -> None:
     for name, stats in summary.filters.items():
         click.echo(
             f"  {name}: processed {stats.processed}, failed {stats.failed}, "
-            f"not for it {stats.skipped}, "
-            f"problems {stats.problems}, instances {stats.instances} ({stats.inserted} new)"
+            f"skipped {stats.skipped}, problems {stats.problems}, "
+            f"instances {stats.instances}, inserted {stats.inserted}"
         )
 
 
@@ -81,7 +81,8 @@ def print_summary(summary: RunSummary) -> None:
     default="text",
     show_default=True,
     envvar="CYBEXP_LOG_FORMAT",
-    help="text for people, json (one object a line) for log shippers [env CYBEXP_LOG_FORMAT].",
+    show_envvar=True,
+    help="text for people, json (one object a line) for log shippers.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
@@ -146,7 +147,7 @@ def run(
     except CybexpError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
+        click.echo(to_json(summary.as_dict()))
     else:
         print_summary(summary)
     if code:

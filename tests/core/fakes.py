@@ -100,6 +100,31 @@ class IpCorrelator:
         ]
 
 
+class Configured:
+    """Parses ``{"prefix": str}`` once in ``configure``; counts how often it was asked to."""
+
+    def __init__(self) -> None:
+        self.configured = 0
+
+    @hookimpl
+    def configure(self, settings: dict[str, Any]) -> tuple[str, int]:
+        prefix = settings.get("prefix", "seen")
+        if not isinstance(prefix, str):
+            raise PluginError(f"configured: setting 'prefix' must be a string, got {prefix!r}")
+        self.configured += 1
+        return (prefix, self.configured)
+
+    @hookimpl
+    def filter_info(self, options: tuple[str, int]) -> FilterInfo:
+        return FilterInfo(
+            id="fake-configured", name="configured", version="1", consumes=[options[0]]
+        )
+
+    @hookimpl
+    def filter(self, document: dict[str, Any], options: tuple[str, int]) -> list[Any]:
+        return [Attribute(options[0], options[1])]
+
+
 class WrongArgument:
     @hookimpl
     def filter_info(self) -> FilterInfo:
@@ -145,6 +170,7 @@ ip_sightings = IpSightings()
 slow_sightings = SlowSightings()
 ip_sightings_copy = IpSightings()
 ip_correlator = IpCorrelator()
+configured = Configured()
 wrong_argument = WrongArgument()
 no_declaration = NoDeclaration()
 bad_return = BadReturn()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,9 @@ def test_ingest_keeps_good_lines_and_reports_bad_ones(
 def test_ingest_file_format_splits_large_files(
     invoke: Any, tmp_path: Path, archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cybexp_core import ingest
+    from cybexp_core import rawinput
 
-    monkeypatch.setattr(ingest, "MAX_CHUNK_BYTES", 100)
+    monkeypatch.setattr(rawinput, "MAX_CHUNK_BYTES", 100)
     path = tmp_path / "feed.csv"
     path.write_text("phish_id,url\n" + "".join(f"{i},http://x{i}.example/\n" for i in range(20)))
     assert invoke("ingest", "--sub-type", "feed", "--format", "file", str(path)).exit_code == 0
@@ -185,6 +186,16 @@ def test_the_url_can_come_from_a_file_or_its_variable(
         cli, ["--db", db, "status"], env={"CYBEXP_MONGO_URL_FILE": str(url_file)}
     )
     assert by_env.exit_code == 0 and "embedded" not in by_env.output
+    beaten = CliRunner().invoke(
+        cli,
+        ["--mongo-url", mongo_uri, "--db", db, "status"],
+        env={"CYBEXP_MONGO_URL_FILE": str(tmp_path / "missing")},
+    )
+    assert beaten.exit_code == 0, beaten.output  # the command line wins over the variable
+    both = CliRunner().invoke(
+        cli, ["status"], env={"CYBEXP_MONGO_URL_FILE": str(url_file), "CYBEXP_MONGO_URL": mongo_uri}
+    )
+    assert both.exit_code == 1 and "not both" in both.output
 
 
 def test_run_refuses_to_start_when_a_filter_refuses_its_settings(
@@ -315,3 +326,57 @@ def test_a_prefix_that_is_ambiguous_short_or_unknown_is_refused(
 def test_failed_show_names_its_argument_hash() -> None:
     usage = CliRunner().invoke(cli, ["failed", "show", "-h"]).output
     assert "show [OPTIONS] HASH\n" in usage and "HASH_" not in usage
+
+
+JSON_REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "json-output.md"
+
+
+def _json_paths(value: object, prefix: str = "") -> set[str]:
+    """Dotted paths of the leaves of ``value``; ``[]`` for list items."""
+    if isinstance(value, dict) and value:
+        dotted = f"{prefix}." if prefix else ""
+        return set().union(*(_json_paths(v, f"{dotted}{k}") for k, v in value.items()))
+    if isinstance(value, list) and value:
+        return set().union(*(_json_paths(item, f"{prefix}[]") for item in value))
+    return {prefix}
+
+
+def _documented(heading: str) -> list[str]:
+    text = JSON_REFERENCE.read_text()
+    body = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [line.split("`")[1] for line in body.splitlines() if line.startswith("| `")]
+
+
+def test_json_output_reference_matches_real_output(
+    invoke: Any, tmp_path: Path, archive: Archive
+) -> None:
+    invoke("ingest", "--sub-type", "demo", str(_jsonl(tmp_path, '{"ips": ["1.1.1.1"], "ts": 1}',
+                                                      '{"bad": 1}', '{"skip": 1}')))
+    invoke("ingest", "--sub-type", "dmeo", str(_jsonl(tmp_path, '{"ips": [], "ts": 2}')))
+    outputs = {
+        "run --once --json": invoke("run", "--once", "--json").stdout,
+        "status --json": invoke("status", "--json").stdout,
+        "plugins --json": invoke("plugins", "--json").stdout,
+        "failed list --json": invoke("failed", "list", "--json").stdout,
+    }
+    for heading, output in outputs.items():
+        documented = _documented(heading)
+        patterns = [re.escape(d).replace("<name>", "[^.]+") for d in documented]
+        real = _json_paths(json.loads(output))
+        undocumented = {p for p in real if not any(re.fullmatch(x, p) for x in patterns)}
+        assert not undocumented, f"{heading}: not in docs/json-output.md: {undocumented}"
+        unseen = [
+            d
+            for d, x in zip(documented, patterns, strict=True)
+            if not any(re.fullmatch(x, p) for p in real)
+        ]
+        assert not unseen, f"{heading}: documented but not in the output: {unseen}"
+
+
+def test_run_text_uses_the_json_words(invoke: Any, tmp_path: Path) -> None:
+    invoke("ingest", "--sub-type", "demo", str(_jsonl(tmp_path, '{"skip": 1}')))
+    text = invoke("run", "--once").output
+    assert "skipped 1" in text and "not for it" not in text
+    words = set(json.loads(invoke("run", "--once", "--json").stdout)["filters"]["ips"])
+    for word in words - {"batches"}:
+        assert f"{word} " in text, word

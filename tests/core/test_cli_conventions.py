@@ -63,7 +63,7 @@ def test_defaults_are_shown_one_way(path: tuple[str, ...]) -> None:
         shown = isinstance(default, str | int | float) and not isinstance(default, bool)
         if isinstance(param, click.Option) and shown and not (param.is_eager or param.count):
             start = page.index(param.opts[-1])
-            following = page[start : start + 400].split("\n  -")[0]
+            following = " ".join(page[start : start + 400].split("\n  -")[0].split())
             assert "default: " in following, f"{param.opts[0]} does not show its default"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from attrs import frozen
@@ -66,14 +65,12 @@ def _names(settings: Mapping[str, Any], key: str, default: tuple[str, ...]) -> t
 
 
 def _event_paths(value: Any, sub_types: tuple[str, ...]) -> PathsBySubType:
-    if not isinstance(value, tuple) or not all(
-        isinstance(item, tuple) and len(item) == 2 for item in value
-    ):
+    if not isinstance(value, Mapping):
         raise PluginError(
             f"cowrie: setting 'event_paths' must map raw sub_types to lists of paths, got {value!r}"
         )
     found = []
-    for sub_type, paths in value:
+    for sub_type, paths in value.items():
         if sub_type not in sub_types:
             raise PluginError(
                 f"cowrie: setting 'event_paths' names {sub_type!r}, which is not in 'sub_types'"
@@ -82,15 +79,17 @@ def _event_paths(value: Any, sub_types: tuple[str, ...]) -> PathsBySubType:
         if not texts or not all(text == "." or "" not in text.split(".") for text in texts):
             raise PluginError(
                 f"cowrie: setting 'event_paths' for {sub_type!r} must be a list of dotted "
-                f"paths such as 'message', 'json' or '.', got {list(paths)!r}"
+                f"paths such as 'message', 'json' or '.', got {paths!r}"
             )
         found.append((sub_type, tuple(_path(text) for text in texts)))
     return tuple(found)
 
 
-@lru_cache(maxsize=16)
-def _parse(items: tuple[tuple[str, Any], ...]) -> Options:
-    settings = dict(items)
+def options_from(settings: Mapping[str, Any]) -> Options:
+    """Validated :class:`Options`; raises :class:`PluginError` for unusable settings.
+
+    Called once, by the plugin's ``configure`` hook, when the plugin is loaded.
+    """
     unknown = set(settings) - _SETTINGS
     if unknown:
         raise PluginError(f"cowrie: unknown settings {sorted(unknown)}")
@@ -104,28 +103,5 @@ def _parse(items: tuple[tuple[str, Any], ...]) -> Options:
         sub_types,
         frozenset(_names(settings, "telnet_sensors", ())),
         frozenset(_names(settings, "generic_events", ())),
-        _event_paths(settings.get("event_paths", ()), sub_types),
+        _event_paths(settings.get("event_paths", {}), sub_types),
     )
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
-    return tuple(_freeze(v) for v in value) if isinstance(value, list) else value
-
-
-_DEFAULT = Options()
-
-
-def options_from(settings: Mapping[str, Any] | None) -> Options:
-    """Validated :class:`Options`; raises :class:`PluginError` for unusable settings."""
-    if not settings:
-        return _DEFAULT
-    try:
-        key = tuple(sorted((str(k), _freeze(v)) for k, v in settings.items()))
-        hash(key)
-    except TypeError:
-        raise PluginError(
-            f"cowrie: settings must be names or lists of names: {settings!r}"
-        ) from None
-    return _parse(key)
