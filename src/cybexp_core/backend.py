@@ -85,13 +85,31 @@ class Archive(ArchiveBookkeeping):
     def ensure_indexes(self) -> None:
         """Create the indexes the queries need (idempotent); each one is paid on every
         insert, so there are only these (``docs/tahoe-compatibility.md`` says which query
-        each one serves). Indexes an archive already has are left alone."""
+        each one serves). Indexes an archive already has are left alone, but for one:
+
+        ``_hash`` is unique per itype, not across them, so a raw document stored
+        with an instance's hash cannot keep that instance out (an archive's
+        older unique ``_hash`` index is replaced, see :meth:`_unique_hash`).
+        """
         coll = self.collection
-        coll.create_index([("_hash", ASCENDING)], unique=True)
+        self._unique_hash()
         coll.create_index([("_ref", ASCENDING)])
         coll.create_index([("itype", ASCENDING), ("sub_type", ASCENDING), ("_id", ASCENDING)])
         coll.create_index([("itype", ASCENDING), ("_id", ASCENDING)])
         self.ensure_bookkeeping_indexes()
+
+    def _unique_hash(self) -> None:
+        """The unique ``(_hash, itype)`` index; drop a unique ``_hash`` index once it exists.
+
+        Honest documents of two itypes never share a hash (the itype is hashed),
+        and lookups by ``_hash`` use the compound index's prefix.
+        """
+        coll = self.collection
+        coll.create_index([("_hash", ASCENDING), ("itype", ASCENDING)], unique=True)
+        for name, spec in coll.index_information().items():
+            if spec.get("key") == [("_hash", ASCENDING)] and spec.get("unique"):
+                log.warning("replacing the unique index %s by unique (_hash, itype)", name)
+                coll.drop_index(name)
 
     # ------------------------------------------------------------------ raw documents
 

@@ -9,6 +9,7 @@ windows), ``bookkeeping.py`` (failure and problem records) and
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from typing import Any
 from attrs import define, field
 from pymongo import UpdateOne
 from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError
 
 from cybexp_core import bookkeeping, legacy_marks, oids
 from cybexp_core.bookkeeping import Failed, Failure, Outcome, Processed, Records, Ticket
@@ -26,6 +28,8 @@ from cybexp_core.owner import Owner
 from cybexp_core.windows import WINDOWS_COLLECTION, Windows
 
 __all__ = ["ArchiveBookkeeping", "Progress"]
+
+log = logging.getLogger(__name__)
 
 #: Seconds of ObjectId time past "now" that claims and ``status`` look at (client clocks).
 CLOCK_SKEW = 5.0
@@ -120,8 +124,15 @@ class ArchiveBookkeeping:
                 had_failed=bool(ticket.previous),
             )
             ops.append(UpdateOne({"_id": ticket._id}, update))
-        if ops:
+        if not ops:
+            return
+        try:
             self.collection.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:  # a compatibility extra: never what blocks progress
+            errors = exc.details.get("writeErrors", [])
+            log.warning(
+                "%d marks not written (%s)", len(errors), str(errors[0].get("errmsg"))[:200]
+            )
 
     # ------------------------------------------------------------------ status
 

@@ -71,9 +71,9 @@ def test_ingest_keeps_good_lines_and_reports_bad_ones(
 def test_ingest_file_format_splits_large_files(
     invoke: Any, tmp_path: Path, archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cybexp_core import ingest
+    from cybexp_core import rawinput
 
-    monkeypatch.setattr(ingest, "MAX_CHUNK_BYTES", 100)
+    monkeypatch.setattr(rawinput, "MAX_CHUNK_BYTES", 100)
     path = tmp_path / "feed.csv"
     path.write_text("phish_id,url\n" + "".join(f"{i},http://x{i}.example/\n" for i in range(20)))
     assert invoke("ingest", "--sub-type", "feed", "--format", "file", str(path)).exit_code == 0
@@ -378,6 +378,7 @@ def test_json_output_reference_matches_real_output(
         "demo",
         str(_jsonl(tmp_path, '{"ips": ["1.1.1.1"], "ts": 1}', '{"bad": 1}', '{"skip": 1}')),
     )
+    invoke("ingest", "--sub-type", "dmeo", str(_jsonl(tmp_path, '{"ips": [], "ts": 2}')))
     outputs = {
         "run --once --json": invoke("run", "--once", "--json").stdout,
         "status --json": invoke("status", "--json").stdout,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from cowrie_helpers import ERA_FILES, bad_cases, golden_messages, read_jsonl
+from cowrie_helpers import DATA, ERA_FILES, bad_cases, golden_messages, read_jsonl
 
-from cybexp_core import Raw
+from cybexp_core import Consumes, Raw
 from cybexp_core.testing import run_pipeline
 
 FID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"
@@ -29,9 +29,10 @@ def test_every_era_is_processed_and_bad_lines_fail_with_a_reason(archive):
     stats = summary.filters["cowrie"]
     assert (stats.processed, stats.failed) == (len(good) + 16, len(bad))
     coll = archive.collection
-    assert coll.count_documents({"itype": "raw", "filters": FID}) == len(good) + 16
-    for doc in coll.find({"itype": "raw", f"_failed.{FID}": {"$exists": True}}):
-        failure = doc["_failed"][FID]
+    inputs = [Consumes.raw("cowrie"), Consumes.raw("unr_honeypot")]
+    assert archive.progress(FID, inputs).processed == len(good) + 16
+    for failed in archive.failures(FID):
+        failure = failed.record
         assert failure["error"] == "InputError" and failure["final_for"]
         assert failure["field"] and failure["field"] in failure["message"]
     # the golden login event is stored with its original hash, its children and its session
@@ -53,7 +54,7 @@ def test_session_times_do_not_depend_on_arrival_order(archive, mongo_uri):
     from cybexp_core.backend import Archive
     from cybexp_core.config import Settings
 
-    events = read_jsonl(ERA_FILES[0]) + read_jsonl(ERA_FILES[-1])
+    events = read_jsonl(ERA_FILES[0]) + read_jsonl(DATA / "era_2026_cowrie29.jsonl")
     run_pipeline(archive, raws(events), filters=["cowrie"])
     forward = sessions(archive)
     other = Archive.connect(
@@ -93,4 +94,4 @@ def test_only_the_configured_sub_types_are_read(archive):
         archive, documents, filters=["cowrie"], settings={"cowrie": {"sub_types": ["cowrie"]}}
     )
     assert summary.filters["cowrie"].processed == len(documents) - 2
-    assert archive.collection.count_documents({"sub_type": "unr_honeypot", "filters": FID}) == 0
+    assert archive.progress(FID, [Consumes.raw("unr_honeypot")]).processed == 0

@@ -21,13 +21,13 @@ def test_every_fixture_processed_and_bad_input_failed_with_reasons(archive):
     stats = summary.filters["email"]
     assert (stats.processed, stats.failed) == (len(good) + 1, 2)
     coll = archive.collection
+    failures = {f.hash: f.record for f in archive.failures(FID)}
     for doc, why in ((empty, "the message is empty"), (binary, "OLE2 binary file")):
-        stored = coll.find_one({"_hash": doc["_hash"]})
-        assert why in stored["_failed"][FID]["message"]
-    assert "continuation" in str(coll.find_one({"_hash": continuation["_hash"]})["_problems"])
+        assert why in failures[doc["_hash"]]["message"]
+    problems = {p["_hash"]: p for p in archive.problems(FID)}
+    assert "continuation" in str(problems[continuation["_hash"]])
     assert coll.count_documents({"itype": "event", "sub_type": "email"}) == len(good)
-    no_date = coll.find_one({"_hash": raw(eml("no_date.eml"))["_hash"]})
-    assert "latest Received date" in str(no_date["_problems"][FID])
+    assert "latest Received date" in str(problems[raw(eml("no_date.eml"))["_hash"]])
 
 
 def test_email_url_and_feed_url_meet_in_the_archive(archive):

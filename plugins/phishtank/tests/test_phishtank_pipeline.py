@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cybexp_core.testing import run_pipeline
+from cybexp_core.testing import load_filter, run_pipeline
 
 FILTER_ID = "e8f53cdc-1a9a-478d-ac4f-ab6a2f7e2341"
 
@@ -29,18 +29,17 @@ def test_feeds_end_to_end_and_reprocessing_adds_nothing(archive, ingest) -> None
     # An analyst can find the phishes hosted in an AS, through the attribute hash.
     asn = coll.find_one({"itype": "attribute", "sub_type": "asn", "data": 64500})
     assert coll.count_documents({"itype": "event", "_ref": asn["_hash"]}) == 3
-    malformed = coll.find_one({"_hash": raws[1]["_hash"]})
-    problems = malformed["_problems"][FILTER_ID]
+    [problems] = [p for p in archive.problems(FILTER_ID) if p["_hash"] == raws[1]["_hash"]]
     assert problems["count"] == 10
     assert {p["where"] for p in problems["first"]} >= {"line 6", "line 16"}
     untimed = coll.find_one({"_hash": raws[5]["_hash"]})
-    times = {
-        e["timestamp"] for e in coll.find({"itype": "event", "_hash": {"$in": untimed["_ref"]}})
-    }
+    times = {e["timestamp"] for e in coll.find({"itype": "event", "_from": untimed["_hash"]})}
     assert times == {untimed["_id"].generation_time.timestamp()}
 
     before = coll.count_documents({})
-    coll.update_many({"itype": "raw"}, {"$unset": {"filters": "", "_failed": ""}})
+    inputs = load_filter("phishtank").info.consumes
+    archive.forget_done(FILTER_ID, inputs)
+    archive.clear_failures(FILTER_ID, inputs)
     again = run_pipeline(archive, [], filters=["phishtank"])
     assert again.filters["phishtank"].processed == 6
     assert coll.count_documents({}) == before  # the same dumps again make no new data
