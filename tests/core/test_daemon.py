@@ -96,6 +96,10 @@ def _until(condition: Callable[[], object], what: str, timeout: float = 30) -> f
     return time.monotonic() - started
 
 
+def _done(archive: Archive) -> int:
+    return archive.progress("fake-ips", [Consumes.raw("demo")]).processed
+
+
 def test_the_daemon_picks_up_new_data_stops_on_request_and_counts_its_time(
     archive: Archive,
 ) -> None:
@@ -119,7 +123,7 @@ def test_through_the_change_stream_a_raw_document_and_its_chain_are_done_within_
         time.sleep(2.5)  # idle now: the next poll is seconds away
         for n in range(3):
             _store(streamed, {"ips": [f"10.8.0.{n}"], "ts": n})
-            raw = _until(lambda n=n: coll.count_documents({"filters": "fake-ips"}) == n + 1, "raw")
+            raw = _until(lambda n=n: _done(streamed) == n + 1, "raw")
             chain = _until(
                 lambda n=n: coll.count_documents({"itype": "session"}) == n + 1, "chained"
             )
