@@ -47,7 +47,8 @@ def test_every_era_is_processed_and_bad_lines_fail_with_a_reason(archive):
     for child in login["_ref"]:
         assert coll.count_documents({"_hash": child}) == 1
     raw = coll.find_one({"itype": "raw", "data.message": golden_messages()[0]["message"]})
-    assert login["_hash"] in raw["_ref"] and session["_hash"] in raw["_ref"]
+    # outputs name the raw document they came from (provenance, ``_from``)
+    assert raw["_hash"] in login["_from"] and raw["_hash"] in session["_from"]
 
 
 def test_session_times_do_not_depend_on_arrival_order(archive, mongo_uri):
