@@ -18,7 +18,11 @@ def raws(events, sub_type="cowrie", orgid="org"):
 
 def sessions(archive):
     found = archive.collection.find({"itype": "session"}, {"_id": 0})
-    return {doc["_hash"]: {**doc, "_ref": sorted(doc["_ref"])} for doc in found}
+    # _ref and _from (provenance) are sets: their order is the order documents arrived in.
+    return {
+        doc["_hash"]: {**doc, "_ref": sorted(doc["_ref"]), "_from": sorted(doc.get("_from", []))}
+        for doc in found
+    }
 
 
 def test_every_era_is_processed_and_bad_lines_fail_with_a_reason(archive):
