@@ -90,7 +90,7 @@ def test_eight_seeded_kills_then_run_once_equal_an_uninterrupted_run(
     expected = snapshot(other_archive)
 
     rng = random.Random(SEED)
-    moments: list[str | None] = [None] * 6 + [f"{COWRIE_ID}:", f"{CORRELATION_ID}:"]
+    moments: list[str | None] = [None] * 6 + [f"{COWRIE_ID}|", f"{CORRELATION_ID}|"]
     rng.shuffle(moments)
     died_in_release = 0
     for moment in moments:
