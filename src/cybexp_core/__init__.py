@@ -12,11 +12,22 @@ from cybexp_core.errors import (
     InvalidInstanceError,
     PluginError,
 )
-from cybexp_core.models import Attribute, Event, Instance, Object, Raw, Session
+from cybexp_core.models import (
+    CATEGORIES,
+    Attribute,
+    Child,
+    Event,
+    Instance,
+    Object,
+    Raw,
+    Session,
+)
 from cybexp_core.plugins import hookimpl
 
 __all__ = [
+    "CATEGORIES",
     "Attribute",
+    "Child",
     "ConfigError",
     "Consumes",
     "CybexpError",

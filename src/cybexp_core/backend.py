@@ -1,16 +1,10 @@
-"""MongoDB backend: the raw-document queue, batched instance writes and marks.
+"""MongoDB backend: the raw-document queue, batched instance writes and the bookkeeping.
 
 All TAHOE documents share one collection (as in TAHOE), told apart by
-``itype``. Runner bookkeeping lives in fields TAHOE does not use:
-
-``filters``
-    ids of the filters that processed the document (the original's field).
-``_ref`` (raw documents only)
-    hashes of the instances made from it (the original's field).
-``_failed.<filter id>``
-    why the filter failed on it; ``final_for`` is the filter version that gave up.
-``_problems.<filter id>``
-    parts of the input a filter skipped, with reasons.
+``itype``. :class:`Archive` is the runner's and the CLI's only way to the
+database: instance writes (sessions merged by ``session_writes.py``), work
+claims (``leases.py``) and the runner's bookkeeping, whose stored form
+``bookkeeping.py`` alone knows.
 
 Only the wire protocol is assumed: the same code runs on mongod, a replica
 set or SecantusDB. ``find_one_and_update`` is not used (it is slow on some
@@ -25,34 +19,48 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from attrs import define, field
-from bson import ObjectId
 from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
+from cybexp_core import bookkeeping
+from cybexp_core.bookkeeping import MAX_RAW_REFS, Outcome
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes
 from cybexp_core.leases import STATE_COLLECTION, Leases
-from cybexp_core.models import Instance, Raw, Session, _Composite
+from cybexp_core.models import Instance, Raw, Session, flatten
+from cybexp_core.session_writes import SessionWrite, session_update
 
-__all__ = ["Archive", "WriteStats", "flatten"]
+__all__ = ["MAX_RAW_REFS", "Archive", "Failure", "Progress", "WriteStats", "flatten"]
 
 log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
-#: Most hashes kept in a raw document's ``_ref`` (about 4.5 MB of BSON).
-MAX_RAW_REFS = 60_000
 #: Hashes remembered as already stored, to skip re-inserting them.
 KNOWN_CACHE_SIZE = 200_000
+#: The itypes ``status`` counts.
+ITYPES = ("raw", "attribute", "object", "event", "session")
 _P = {"_id": 0}
 
 
-def flatten(instances: Iterable[Instance]) -> Iterator[Instance]:
-    """Yield each instance and all its descendants (children first, then the parent)."""
-    for instance in instances:
-        if isinstance(instance, _Composite):
-            yield from flatten(instance.children)
-        yield instance
+@define
+class Progress:
+    """One filter's counts for ``status``."""
+
+    pending: int
+    processed: int
+    failed: int
+
+
+@define
+class Failure:
+    """A document a filter failed on, and the filter's failure record."""
+
+    hash: str
+    itype: str | None
+    sub_type: str | None
+    orgid: str | None
+    record: dict[str, Any]
 
 
 @define
@@ -62,103 +70,6 @@ class WriteStats:
     inserted: int = 0
     existing: int = 0
     sessions: int = 0
-
-
-def _merged_times(sessions: Sequence[Session]) -> dict[str, Any]:
-    """``$min``/``$max`` of the versions' times (earliest start, latest end, longest duration)."""
-    times: dict[str, Any] = {}
-    starts = [s.start_time for s in sessions if s.start_time is not None]
-    ends = [s.end_time for s in sessions if s.end_time is not None]
-    durations = [s.duration for s in sessions if s.duration is not None]
-    if starts:
-        times["$min"] = {"start_time": min(starts)}
-    maxima = {}
-    if ends:
-        maxima["end_time"] = max(ends)
-    if durations:
-        maxima["duration"] = max(durations)
-    if maxima:
-        times["$max"] = maxima
-    return times
-
-
-@define
-class _SessionWrite:
-    """The upsert that merges every version of a session seen in a batch.
-
-    A capped session (``max_events``) lists at most ``limit`` refs: its own
-    (identity) refs and ``max_events`` events. Its upsert matches only while
-    ``_ref`` is shorter than that, so on a full session it tries to insert and
-    fails on the unique ``_hash`` index; :meth:`retry` then only merges the
-    times and marks it ``saturated``. :meth:`trim` cuts what several events
-    added at once beyond the limit.
-    """
-
-    query: dict[str, Any]
-    update: dict[str, Any]
-    limit: int | None = None
-    times: dict[str, Any] = field(factory=dict)
-    #: Refs beyond the session's own that the update adds (at most).
-    adds: int = 0
-
-    def upsert(self) -> UpdateOne:
-        return UpdateOne(self.query, self.update, upsert=True)
-
-    def retry(self) -> list[UpdateOne]:
-        """What to write after the upsert failed with a duplicate key."""
-        if self.limit is None:
-            # Two writers upserted the same new session: now it exists, retry as update.
-            return [self.upsert()]
-        full = {"_hash": self.query["_hash"], f"_ref.{self.limit - 1}": {"$exists": True}}
-        return [
-            # Full: its new events stay out, their times go in. Listed first: servers run
-            # an unordered batch in order (mongod and SecantusDB do), so the next op cannot
-            # fill it before (at worst a session filled exactly would be marked saturated).
-            UpdateOne(full, {**self.times, "$set": {"saturated": True}}),
-            # Not full: another writer created it concurrently; add to it.
-            UpdateOne(self.query, self.update),
-        ]
-
-    def trim(self) -> UpdateOne | None:
-        """Cut ``_ref`` back to the limit, if this write may have gone past it.
-
-        Adding one event to a session that is not full cannot; several can (a
-        batch on an almost full session, or concurrent writers).
-        """
-        if self.limit is None or self.adds < 2:
-            return None
-        return UpdateOne(
-            {"_hash": self.query["_hash"], f"_ref.{self.limit}": {"$exists": True}},
-            {"$push": {"_ref": {"$each": [], "$slice": self.limit}}, "$set": {"saturated": True}},
-        )
-
-
-def _session_update(sessions: Sequence[Session]) -> _SessionWrite:
-    """One upsert that merges every version of a session seen in a batch."""
-    first = sessions[0]
-    refs = list(dict.fromkeys(h for s in sessions for h in (*s._ref, *s.events)))
-    update: dict[str, Any] = {
-        "$setOnInsert": {
-            "itype": "session",
-            "data": first.data,
-            "_cref": list(first._cref),
-            "sub_type": first.sub_type,
-        },
-        "$addToSet": {"_ref": {"$each": refs}},
-    }
-    times = _merged_times(sessions)
-    update.update(times)
-    query: dict[str, Any] = {"_hash": first._hash}
-    caps = [s.max_events for s in sessions if s.max_events is not None]
-    if not caps:
-        return _SessionWrite(query, update)
-    limit = len(first._ref) + min(caps)
-    if len(refs) > limit:
-        refs = refs[:limit]
-        update["$addToSet"] = {"_ref": {"$each": refs}}
-        update["$set"] = {"saturated": True}
-    query[f"_ref.{limit - 1}"] = {"$exists": False}
-    return _SessionWrite(query, update, limit, times, adds=len(refs) - len(first._ref))
 
 
 @define
@@ -220,12 +131,7 @@ class Archive:
     @staticmethod
     def pending_query(fid: str, version: str, consumes: Consumes) -> dict[str, Any]:
         """Documents of ``consumes`` this filter version has neither processed nor given up on."""
-        query: dict[str, Any] = {"itype": consumes.itype}
-        if consumes.sub_type is not None:
-            query["sub_type"] = consumes.sub_type
-        query["filters"] = {"$ne": fid}
-        query[f"_failed.{fid}.final_for"] = {"$ne": version}
-        return query
+        return bookkeeping.pending_query(fid, version, consumes)
 
     def count_pending(self, fid: str, version: str, consumes: Iterable[Consumes]) -> int:
         return sum(
@@ -280,12 +186,12 @@ class Archive:
         stats.existing += len(new) - stats.inserted
         self._remember(unique)
         if sessions:
-            self._upsert_sessions([_session_update(group) for group in sessions.values()])
+            self._upsert_sessions([session_update(group) for group in sessions.values()])
             stats.sessions = len(sessions)
         return stats
 
-    def _upsert_sessions(self, writes: list[_SessionWrite]) -> None:
-        """Upsert sessions; redo those that failed with a duplicate key (see ``_SessionWrite``)."""
+    def _upsert_sessions(self, writes: list[SessionWrite]) -> None:
+        """Upsert sessions; redo those that failed with a duplicate key (see ``SessionWrite``)."""
         pending = [(write.upsert(), write) for write in writes]
         for attempt in range(3):
             try:
@@ -301,41 +207,76 @@ class Archive:
         if trims:
             self.collection.bulk_write(trims, ordered=False)
 
-    # ------------------------------------------------------------------ marks
+    # ------------------------------------------------------------------ bookkeeping
 
-    def mark(self, updates: Sequence[tuple[ObjectId, dict[str, Any]]]) -> int:
-        """Apply per-document marks with one unordered bulk write."""
-        if not updates:
+    def commit(self, fid: str, outcomes: Sequence[Outcome]) -> int:
+        """Record what filter ``fid`` did with each claimed document (one unordered bulk
+        write); call it only once the outputs are stored. Returns the documents matched."""
+        if not outcomes:
             return 0
-        ops = [UpdateOne({"_id": _id}, update) for _id, update in updates]
-        result = self.collection.bulk_write(ops, ordered=False)
-        return result.matched_count
+        ops = [
+            UpdateOne({"_id": outcome.ticket._id}, bookkeeping.mark_update(fid, outcome))
+            for outcome in outcomes
+        ]
+        return self.collection.bulk_write(ops, ordered=False).matched_count
 
-    # ------------------------------------------------------------------ status and failures
+    def progress(self, fid: str, version: str, consumes: Iterable[Consumes]) -> Progress:
+        """How far filter ``fid`` (at ``version``) is through its inputs."""
+        return Progress(
+            pending=self.count_pending(fid, version, consumes),
+            processed=self.collection.count_documents(bookkeeping.done_query(fid)),
+            failed=self.collection.count_documents(bookkeeping.failed_query(fid, final=True)),
+        )
 
     def count(self, query: Mapping[str, Any]) -> int:
         return self.collection.count_documents(dict(query))
 
+    def instance_counts(self) -> dict[str, int]:
+        """Documents per itype."""
+        return {itype: self.collection.count_documents({"itype": itype}) for itype in ITYPES}
+
     def failures(
-        self, fid: str, query: Mapping[str, Any] | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Documents this filter failed on (given up or still being retried)."""
-        full = {f"_failed.{fid}": {"$exists": True}, **(query or {})}
-        projection = {
-            "_id": 0,
-            "_hash": 1,
-            "itype": 1,
-            "sub_type": 1,
-            "orgid": 1,
-            f"_failed.{fid}": 1,
-        }
-        with self.collection.find(full, projection).sort("_id", ASCENDING) as cursor:
-            yield from cursor
+        self, fid: str, *, error: str | None = None, hashes: Iterable[str] | None = None
+    ) -> Iterator[Failure]:
+        """Documents filter ``fid`` failed on (given up or still being retried), oldest first;
+        only those of one ``error`` type or with one of ``hashes`` when given."""
+        query = bookkeeping.failed_query(fid, error=error, hashes=hashes)
+        projection = bookkeeping.failure_projection(fid)
+        with self.collection.find(query, projection).sort("_id", ASCENDING) as cursor:
+            for doc in cursor:
+                yield Failure(
+                    doc["_hash"],
+                    doc.get("itype"),
+                    doc.get("sub_type"),
+                    doc.get("orgid"),
+                    bookkeeping.failure_of(doc, fid),
+                )
 
     def find_document(self, hash_: str) -> dict[str, Any] | None:
         return self.collection.find_one({"_hash": hash_}, _P)
 
-    def clear_failures(self, fid: str, query: Mapping[str, Any] | None = None) -> int:
+    def hashes_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        """Up to ``limit`` stored ``_hash`` values that start with the lower-case hex ``prefix``.
+
+        A range on the unique ``_hash`` index with both bounds (hex digits sort before
+        ``g``), so the cost does not grow with the collection.
+        """
+        query = {"_hash": {"$gte": prefix, "$lt": prefix + "g"}}
+        cursor = self.collection.find(query, {"_id": 0, "_hash": 1}).sort("_hash", 1).limit(limit)
+        return [doc["_hash"] for doc in cursor]
+
+    def clear_failures(
+        self, fid: str, *, error: str | None = None, hashes: Iterable[str] | None = None
+    ) -> int:
         """Forget failures so the documents are offered to the filter again."""
-        full = {f"_failed.{fid}": {"$exists": True}, **(query or {})}
-        return self.collection.update_many(full, {"$unset": {f"_failed.{fid}": ""}}).modified_count
+        query = bookkeeping.failed_query(fid, error=error, hashes=hashes)
+        return self.collection.update_many(
+            query, bookkeeping.clear_failure_update(fid)
+        ).modified_count
+
+    def forget_done(self, fid: str) -> int:
+        """Forget which documents filter ``fid`` processed, as if it crashed after writing
+        its outputs and before recording them (for tests); returns how many."""
+        return self.collection.update_many(
+            bookkeeping.done_query(fid), bookkeeping.forget_done_update(fid)
+        ).modified_count

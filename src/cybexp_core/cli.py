@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
-from attrs import evolve
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from cybexp_core.app import App, fail, pass_app
-from cybexp_core.backend import Archive
 from cybexp_core.config import load_settings
 from cybexp_core.errors import CybexpError
 from cybexp_core.failed_cli import failed
+from cybexp_core.global_options import GlobalOptionsGroup
 from cybexp_core.ingest import BadLine, read_file, read_jsonl
+from cybexp_core.json_output import to_json
+from cybexp_core.logs import level_for, setup_logging
+from cybexp_core.mongo_url import connection_reason
+from cybexp_core.plugins_cli import check, plugins
 from cybexp_core.related import related
+from cybexp_core.run_cli import run
 from cybexp_core.scaffold import new_plugin
+from cybexp_core.server_cli import server
 from cybexp_core.threatrank import threatrank
-from cybexp_core.worker import Runner, RunSummary, select_filters
 
 log = logging.getLogger("cybexp_core")
 
 
-class _Group(click.Group):
-    """Turns database errors into one readable line (exit 1) instead of a traceback."""
+class _Group(GlobalOptionsGroup):
+    """Turns database and configuration errors into one readable message (exit 1)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -37,175 +39,97 @@ class _Group(click.Group):
         except ConnectionFailure as exc:
             app = ctx.obj
             where = app.settings.safe_url if isinstance(app, App) else "the configured URL"
-            raise fail(f"cannot reach MongoDB at {where}: {str(exc).split(',')[0]}") from exc
+            raise fail(f"cannot reach MongoDB at {where}: {connection_reason(exc)}") from exc
         except PyMongoError as exc:
             raise fail(f"database error: {str(exc)[:500]}") from exc
+        except CybexpError as exc:
+            raise fail(str(exc)) from exc
 
 
-@click.group(cls=_Group)
-@click.option("--config", type=click.Path(dir_okay=False), help="config.json (original format).")
-@click.option("--mongo-url", envvar="CYBEXP_MONGO_URL", help="MongoDB URL [env CYBEXP_MONGO_URL].")
-@click.option("--db", help="Database name (default tahoe_db).")
-@click.option("--coll", help="Collection name (default instance).")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True},
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    envvar="CYBEXP_CONFIG",
+    show_envvar=True,
+    show_default="./config.json when it exists",
+    help="config.json in the original CYBEX-P format.",
+)
+@click.option(
+    "--mongo-url",
+    envvar="CYBEXP_MONGO_URL",
+    show_envvar=True,
+    show_default="the config file's, else the embedded server",
+    help="MongoDB URL (visible in ps: prefer --mongo-url-file).",
+)
+@click.option(
+    "--mongo-url-file",
+    type=click.Path(dir_okay=False),
+    envvar="CYBEXP_MONGO_URL_FILE",
+    show_envvar=True,
+    help="File holding the MongoDB URL, which keeps it out of the command line.",
+)
+@click.option(
+    "--db",
+    envvar="CYBEXP_DB",
+    show_envvar=True,
+    show_default="the config file's, else tahoe_db",
+    help="Database name.",
+)
+@click.option(
+    "--coll",
+    envvar="CYBEXP_COLL",
+    show_envvar=True,
+    show_default="the config file's, else instance",
+    help="Collection name.",
+)
+@click.option(
+    "-v", "--verbose", count=True, show_default=False, help="More log output (-vv for debug)."
+)
 @click.version_option(package_name="cybexp-core")
 @click.pass_context
 def cli(
     ctx: click.Context,
     config: str | None,
     mongo_url: str | None,
+    mongo_url_file: str | None,
     db: str | None,
     coll: str | None,
     verbose: int,
 ) -> None:
     """CYBEX-P analytics: run filter plugins over raw threat data in a TAHOE archive.
 
-    With no MongoDB configured (no --mongo-url, CYBEXP_MONGO_URL or
-    config.json), an embedded local server is started for the command.
+    With no MongoDB configured (no --mongo-url, --mongo-url-file, their
+    environment variables or config.json), an embedded local server is started
+    for the command. These options may also follow the command name.
     """
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    mongo_url, mongo_url_file = _url_options(ctx, mongo_url, mongo_url_file)
+    setup_logging(level_for(verbose))
     try:
-        settings = load_settings(config, mongo_url=mongo_url, db=db, coll=coll)
+        settings = load_settings(
+            config, mongo_url=mongo_url, mongo_url_file=mongo_url_file, db=db, coll=coll
+        )
     except CybexpError as exc:
         raise fail(str(exc)) from exc
-    app = App(settings)
+    app = App(settings, verbose=verbose)
     ctx.obj = app
     ctx.call_on_close(app.stack.close)
 
 
-# ---------------------------------------------------------------------------- run
-
-
-def _print_summary(summary: RunSummary) -> None:
-    total = summary.total()
-    rate = total.handled / summary.seconds if summary.seconds else 0.0
-    click.echo(f"{total.handled} documents in {summary.seconds:.1f}s ({rate:.0f}/s)")
-    for name, stats in summary.filters.items():
-        click.echo(
-            f"  {name}: processed {stats.processed}, failed {stats.failed}, "
-            f"not for it {stats.skipped}, "
-            f"problems {stats.problems}, instances {stats.instances} ({stats.inserted} new)"
-        )
-
-
-@cli.command()
-@click.option(
-    "--once", is_flag=True, help="Drain all pending work (chained filters too), then exit."
-)
-@click.option(
-    "--filter",
-    "selectors",
-    multiple=True,
-    metavar="NAME_OR_ID",
-    help="Run only this filter (repeatable).",
-)
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), help="Documents per batch (default 1000)."
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Worker processes on this machine.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the --once summary as JSON.")
-@pass_app
-def run(
-    app: App,
-    once: bool,
-    selectors: Sequence[str],
-    batch_size: int | None,
-    workers: int,
-    as_json: bool,
-) -> None:
-    """Run the filters: forever (until SIGINT/SIGTERM), or with --once until no work is left."""
-    if batch_size:
-        app.settings = evolve(app.settings, batch_size=batch_size)
-    report = app.filters()
-    for error in report.errors:
-        click.echo(f"warning: filter plugin {error.name} not loaded: {error.error}", err=True)
-    filters = select_filters(report.filters, selectors)
-    if not filters:
-        raise click.ClickException("no filter to run (none installed, or none matches --filter)")
-    settings = app.resolved_settings()
-    try:
-        archive = app.archive()
-        archive.ensure_indexes()
-        if workers > 1:
-            from cybexp_core.pool import run_pool
-
-            summary = run_pool(settings, [f.entry_point for f in filters], workers, once=once)
-        else:
-            runner = Runner(archive, filters, settings)
-            summary = _run_here(runner, archive, once)
-    except CybexpError as exc:
-        raise fail(str(exc)) from exc
-    if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
-    else:
-        _print_summary(summary)
-
-
-def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
-    def stop(signum: int, _frame: Any) -> None:
-        log.warning("signal %d: finishing the batch in hand, then stopping", signum)
-        runner.stop_event.set()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        if not once:
-            return runner.run_forever()
-        if sys.stderr.isatty():
-            total = sum(
-                archive.count_pending(f.info.id, f.info.version, f.info.consumes)
-                for f in runner.filters
-            )
-            with click.progressbar(length=total, label="documents", file=sys.stderr) as bar:
-                runner.on_progress = bar.update
-                return runner.run_once()
-        return runner.run_once()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-# ---------------------------------------------------------------------------- plugins
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def plugins(app: App, as_json: bool) -> None:
-    """List installed filter plugins, and the ones that failed to load."""
-    report = app.filters()
-    rows = [
-        {
-            "name": f.info.name,
-            "id": f.info.id,
-            "version": f.info.version,
-            "entry_point": f.entry_point,
-            "distribution": f.distribution,
-            "distribution_version": f.distribution_version,
-            "consumes": [{"itype": c.itype, "sub_type": c.sub_type} for c in f.info.consumes],
-        }
-        for f in report.filters
-    ]
-    errors = [
-        {"name": e.name, "distribution": e.distribution, "error": e.error} for e in report.errors
-    ]
-    if as_json:
-        click.echo(json.dumps({"filters": rows, "errors": errors}, indent=2))
-        return
-    for row in rows:
-        inputs = ", ".join(f"{c['itype']}/{c['sub_type'] or '*'}" for c in row["consumes"])
-        click.echo(
-            f"{row['name']} {row['version']}  id={row['id']}  reads {inputs}  "
-            f"({row['distribution'] or 'not installed'})"
-        )
-    for error in errors:
-        click.echo(f"NOT LOADED {error['name']}: {error['error']}")
+def _url_options(
+    ctx: click.Context, url: str | None, url_file: str | None
+) -> tuple[str | None, str | None]:
+    """The URL options, where one given on the command line beats the other's variable."""
+    if url and url_file:
+        from_env = click.core.ParameterSource.ENVIRONMENT
+        if ctx.get_parameter_source("mongo_url") is from_env:
+            url = None
+        elif ctx.get_parameter_source("mongo_url_file") is from_env:
+            url_file = None
+    return url, url_file
 
 
 # ---------------------------------------------------------------------------- ingest
@@ -214,7 +138,13 @@ def plugins(app: App, as_json: bool) -> None:
 @cli.command()
 @click.option("--sub-type", required=True, help="Raw sub_type, e.g. cowrie, email.")
 @click.option("--orgid", default="local", show_default=True, help="Organisation id.")
-@click.option("--timezone", default="UTC", show_default=True)
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="Time zone of the times in the data (an IANA name such as Europe/Paris), stored "
+    "as the raw documents' timezone for the filters that read local times.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -299,25 +229,20 @@ def status(app: App, as_json: bool) -> None:
     archive = app.archive()
     rows = []
     for f in report.filters:
-        fid = f.info.id
+        progress = archive.progress(f.info.id, f.info.version, f.info.consumes)
         rows.append(
             {
                 "name": f.info.name,
-                "id": fid,
+                "id": f.info.id,
                 "version": f.info.version,
-                "pending": archive.count_pending(fid, f.info.version, f.info.consumes),
-                "processed": archive.count({"filters": fid}),
-                "failed": archive.count(
-                    {f"_failed.{fid}.final_for": {"$exists": True, "$ne": None}}
-                ),
+                "pending": progress.pending,
+                "processed": progress.processed,
+                "failed": progress.failed,
             }
         )
-    instances = {
-        itype: archive.count({"itype": itype})
-        for itype in ("raw", "attribute", "object", "event", "session")
-    }
+    instances = archive.instance_counts()
     if as_json:
-        click.echo(json.dumps({"filters": rows, "instances": instances}, indent=2))
+        click.echo(to_json({"filters": rows, "instances": instances}))
         return
     for row in rows:
         click.echo(
@@ -327,9 +252,13 @@ def status(app: App, as_json: bool) -> None:
     click.echo("instances: " + ", ".join(f"{k} {v}" for k, v in instances.items()))
 
 
+cli.add_command(check)
 cli.add_command(failed)
+cli.add_command(plugins)
 cli.add_command(new_plugin)
 cli.add_command(related)
+cli.add_command(run)
+cli.add_command(server)
 cli.add_command(threatrank)
 
 

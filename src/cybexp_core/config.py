@@ -1,37 +1,32 @@
 """Settings from the original ``config.json`` format, the environment and the command line.
 
-Precedence: command line, then environment (``CYBEXP_MONGO_URL``, ``CYBEXP_DB``,
-``CYBEXP_COLL``), then the file, then the defaults. The file is the original
-CYBEX-P one: section ``analytics`` (falling back to ``tahoe``, then
-``archive``) with ``mongo_url``, ``db`` and ``coll``. Two sections are ours:
-``filters`` (settings per filter plugin, by entry-point name) and ``runner``.
-When no MongoDB URL is given anywhere, ``mongo_url`` stays ``None`` and the CLI
-starts its embedded server.
+Precedence: command line (``--mongo-url`` or ``--mongo-url-file``), then environment
+(``CYBEXP_MONGO_URL`` or ``CYBEXP_MONGO_URL_FILE``, ``CYBEXP_DB``, ``CYBEXP_COLL``),
+then the file, then the defaults. The file is the original CYBEX-P one: section
+``analytics`` (falling back to ``tahoe``, then ``archive``) with ``mongo_url``,
+``db`` and ``coll``. Two sections are ours: ``filters`` (settings per filter
+plugin, by entry-point name) and ``runner``. The whole file is validated
+(:mod:`cybexp_core.config_schema`). When no MongoDB URL is given anywhere,
+``mongo_url`` stays ``None`` and the CLI starts its embedded server.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from attrs import evolve, field, frozen
 
+from cybexp_core.config_schema import MONGO_SECTIONS, validate_file
 from cybexp_core.errors import ConfigError
+from cybexp_core.mongo_url import check_url, read_url_file, redact_url
 
 __all__ = ["DEFAULT_MONGO_URL", "Settings", "load_settings", "redact_url"]
 
 DEFAULT_MONGO_URL = "mongodb://localhost:27017/"
-_SECTIONS = ("analytics", "tahoe", "archive")
-_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]*@")
-
-
-def redact_url(url: str | None) -> str:
-    """``url`` with any ``user:password@`` replaced by ``***@``; safe to print or log."""
-    return _CREDENTIALS.sub("***@", url or "")
 
 
 def _positive(_: object, attribute: Any, value: float) -> None:
@@ -83,32 +78,24 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 
 def _from_file(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    values: dict[str, Any] = {"source": str(path)}
-    section = next((data[name] for name in _SECTIONS if isinstance(data.get(name), dict)), None)
+    parsed = validate_file(data, path)
+    values: dict[str, Any] = {"source": str(path), "filters": parsed.filters}
+    sections = (getattr(parsed, name) for name in MONGO_SECTIONS)
+    section = next((found for found in sections if found is not None), None)
     if section is not None:
-        values["mongo_url"] = section.get("mongo_url", DEFAULT_MONGO_URL)
-        for key in ("db", "coll"):
-            if key in section:
-                values[key] = section[key]
-    filters = data.get("filters", {})
-    if not isinstance(filters, dict) or not all(isinstance(v, dict) for v in filters.values()):
-        raise ConfigError(f"{path}: 'filters' must map filter names to objects")
-    values["filters"] = filters
-    runner = data.get("runner", {})
-    allowed = {
-        "batch_size",
-        "lease_seconds",
-        "max_attempts",
-        "max_backoff",
-        "max_idle",
-        "lookback_seconds",
-        "rescan_seconds",
-    }
-    unknown = set(runner) - allowed
-    if unknown:
-        raise ConfigError(f"{path}: unknown 'runner' settings {sorted(unknown)}")
-    values.update(runner)
+        values["mongo_url"] = check_url(section.mongo_url, f"{path}: mongo_url")
+        values.update(db=section.db, coll=section.coll)
+    values.update(parsed.runner.model_dump(exclude_none=True))
     return values
+
+
+def _url(given: str | None, given_file: str | None, names: tuple[str, str]) -> str | None:
+    """The URL from a value or a file (not both), checked; ``None`` when neither is set."""
+    if given and given_file:
+        raise ConfigError(f"give {names[0]} or {names[1]}, not both")
+    if given_file:
+        return read_url_file(given_file)
+    return check_url(given, names[0]) if given else None
 
 
 def load_settings(
@@ -121,7 +108,9 @@ def load_settings(
 
     :param config: Path of the config file; default ``$CYBEXP_CONFIG`` or
         ``./config.json`` when it exists.
-    :raises ConfigError: For a missing or unreadable file, bad JSON or bad values.
+    :param overrides: Settings fields, and ``mongo_url_file`` (a file holding the URL).
+    :raises ConfigError: For a missing or unreadable file, bad JSON, bad values or a
+        malformed MongoDB URL (the message never holds its credentials).
     """
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -129,13 +118,20 @@ def load_settings(
     path = Path(explicit) if explicit else Path("config.json")
     if explicit or path.exists():
         values.update(_from_file(_read_file(path), path))
-    for key, name in (
-        ("mongo_url", "CYBEXP_MONGO_URL"),
-        ("db", "CYBEXP_DB"),
-        ("coll", "CYBEXP_COLL"),
-    ):
+    for key, name in (("db", "CYBEXP_DB"), ("coll", "CYBEXP_COLL")):
         if env.get(name):
             values[key] = env[name]
+    url = _url(
+        overrides.pop("mongo_url", None),
+        overrides.pop("mongo_url_file", None),
+        ("--mongo-url", "--mongo-url-file"),
+    ) or _url(
+        env.get("CYBEXP_MONGO_URL"),
+        env.get("CYBEXP_MONGO_URL_FILE"),
+        ("CYBEXP_MONGO_URL", "CYBEXP_MONGO_URL_FILE"),
+    )
+    if url:
+        values["mongo_url"] = url
     values.update({key: value for key, value in overrides.items() if value is not None})
     for key in ("db", "coll"):
         if key in values and (not isinstance(values[key], str) or not values[key]):

@@ -1,7 +1,8 @@
 """The hooks a cybexp-analytics filter plugin implements.
 
 A plugin is a module (or object) named by an entry point in the group
-``cybexp.filters``. It implements both hooks below with ``@hookimpl``::
+``cybexp.filters``. It implements ``filter_info`` and ``filter`` with
+``@hookimpl`` (``configure`` is optional)::
 
     from cybexp_core import Attribute, Consumes, Event, FilterInfo, hookimpl
 
@@ -15,8 +16,9 @@ A plugin is a module (or object) named by an entry point in the group
         ...
 
 Hook implementations may take fewer arguments than the spec (pluggy's opt-in
-arguments). The runner calls each plugin on its own (never a 1:N fan-out), so
-one plugin's exception never stops another.
+arguments): ``def filter(document, options)`` is how a filter with a
+``configure`` hook reads its parsed settings. The runner calls each plugin on
+its own (never a 1:N fan-out), so one plugin's exception never stops another.
 
 Stability: the hook names, their arguments and the return contracts below are
 the stable API of cybexp-core 1.x. New optional arguments may be added in a
@@ -49,7 +51,26 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 
 
 @hookspec(firstresult=True)
-def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
+def configure(settings: Mapping[str, Any]) -> Any:
+    """Parse the filter's settings once, when the plugin is loaded (optional hook).
+
+    Called once, before ``filter_info``. Stops at the first non-None result.
+    What it returns is handed back to ``filter_info`` and to every ``filter``
+    call as their ``options`` argument, so settings are checked and parsed
+    once, not on every document, and no cache is needed.
+
+    :param settings: This filter's section of the configuration file
+        (``{"filters": {"<name>": {...}}}``), an empty mapping when there is
+        none.
+    :return: The parsed options, any object (best immutable: it is shared by
+        every call). Without this hook, ``options`` is ``None``.
+    :raises cybexp_core.PluginError: If ``settings`` are unusable; the plugin
+        is then reported and skipped.
+    """
+
+
+@hookspec(firstresult=True)
+def filter_info(settings: Mapping[str, Any], options: Any) -> FilterInfo:
     """Declare the filter: its stable id, name, version and the documents it consumes.
 
     Called once when the plugin is loaded. Stops at the first non-None result.
@@ -57,6 +78,7 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
     :param settings: This filter's section of the configuration file
         (``{"filters": {"<name>": {...}}}``), an empty mapping when there is
         none. Use it for options such as which raw sub_types to read.
+    :param options: What ``configure`` returned (``None`` without it).
     :return: A :class:`cybexp_core.FilterInfo`. ``id`` must stay the same
         across versions: the runner marks processed documents with it.
         ``version`` is recorded on failures; a new version retries what an
@@ -75,7 +97,7 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
 
 @hookspec(firstresult=True)
 def filter(
-    document: dict[str, Any], settings: Mapping[str, Any]
+    document: dict[str, Any], settings: Mapping[str, Any], options: Any
 ) -> Sequence[Instance] | FilterResult | None:
     """Turn one input document into TAHOE instances.
 
@@ -88,8 +110,13 @@ def filter(
         ``{"itype": "raw", "sub_type", "data", "orgid", "timezone", "_hash", ...}``;
         for a derived input, the instance's TAHOE document (``itype``,
         ``sub_type``, ``data``, ``_ref``, ...). Fields starting with ``_`` other
-        than TAHOE's own belong to the runner; do not rely on them.
+        than TAHOE's own belong to the runner; do not rely on them, except
+        ``_received``: the time the document was stored (epoch seconds, the
+        creation time of its ObjectId), which the runner adds to every
+        document it offers, for records that carry no time of their own.
     :param settings: This filter's section of the configuration file.
+    :param options: What ``configure`` returned (``None`` without it), the
+        same object for every document.
     :return: The instances made (``Attribute``, ``Object``, ``Event``,
         ``Session``; their children are written too), or a
         :class:`cybexp_core.FilterResult` that also lists parts of the input

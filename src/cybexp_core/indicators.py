@@ -10,11 +10,14 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
+import idna
+
 from cybexp_core.errors import InputError
 from cybexp_core.models import Attribute
 
 __all__ = [
     "INDICATOR_TYPES",
+    "domain_to_ascii",
     "host_attribute",
     "normalize_host",
     "normalize_url",
@@ -67,7 +70,7 @@ def normalize_host(host: str) -> tuple[str, str]:
 
     IP addresses take their compressed canonical form (IPv4 also from the forms
     browsers accept, such as ``3232235777``); domains are lower-cased, lose a
-    trailing dot and are IDNA (punycode) encoded.
+    trailing dot and are encoded as browsers do (:func:`domain_to_ascii`).
 
     :raises InputError: If ``host`` is empty or not a valid host name.
     """
@@ -90,10 +93,31 @@ def normalize_host(host: str) -> tuple[str, str]:
     if any(ch.isspace() or ch in "/\\@\x00" for ch in text):
         raise InputError(f"invalid host name {host!r}")
     try:
-        value = text.lower().encode("idna").decode("ascii")
-    except UnicodeError as exc:
+        value = domain_to_ascii(text)
+    except (UnicodeError, idna.IDNAError) as exc:
         raise InputError(f"invalid host name {host!r}: {exc}") from exc
     return "domain", value
+
+
+def domain_to_ascii(domain: str) -> str:
+    """``domain`` in lower-case ASCII, as browsers write it (UTS #46, non-transitional).
+
+    The ``idna`` package maps the text (``faß.de`` keeps its ``ß`` and becomes
+    ``xn--fa-hia.de``; Python's own codec, IDNA 2003, gave ``fass.de``); each
+    non-ASCII label is then punycode encoded. As in browsers, underscores and
+    symbols UTS #46 allows are kept, and an ASCII name is only lower-cased.
+
+    :raises UnicodeError: For an empty or too long label.
+    :raises idna.IDNAError: For a code point UTS #46 disallows.
+    """
+    if not domain.isascii():
+        mapped = idna.uts46_remap(domain, std3_rules=False, transitional=False)
+        domain = ".".join(
+            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+            for label in mapped.split(".")
+        )
+    # Python's codec checks label lengths and leaves ASCII labels as they are.
+    return domain.lower().encode("idna").decode("ascii")
 
 
 def host_attribute(host: str) -> Attribute:

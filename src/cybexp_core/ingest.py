@@ -12,7 +12,7 @@ from attrs import frozen
 from cybexp_core.errors import InputError
 from cybexp_core.models import Raw
 
-__all__ = ["MAX_CHUNK_BYTES", "BadLine", "check_keys", "read_file", "read_jsonl"]
+__all__ = ["MAX_CHUNK_BYTES", "RECEIVED", "BadLine", "check_keys", "read_file", "read_jsonl"]
 
 #: Files larger than this are split at line boundaries into several raw documents.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
@@ -21,6 +21,8 @@ MAX_LINE_BYTES = 15 * 1024 * 1024
 MAX_DEPTH = 90
 #: A split file's first line is copied into every part, up to this many characters.
 MAX_HEADER_CHARS = 64 * 1024
+#: The field the runner adds to each document it offers: when it was stored (epoch seconds).
+RECEIVED = "_received"
 
 
 @frozen
@@ -139,40 +141,3 @@ def read_file(
             **extra,
         }
         yield Raw(sub_type, data, orgid, timezone)
-
-
-# ---------------------------------------------------------------------------- for filters
-
-
-def file_text(data: dict[str, Any]) -> str:
-    """The text of a raw document made by ``ingest --format file`` (or one part of it).
-
-    Undoes the lossless latin-1 decoding ``ingest`` applies to files that are not
-    UTF-8 (valid UTF-8 sequences come back, other bytes are replaced) and drops a BOM.
-
-    :raises InputError: If ``data["data"]`` is missing or not text.
-    """
-    text = data.get("data") if isinstance(data, dict) else None
-    if not isinstance(text, str):
-        raise InputError("data.data must hold the file's text", field="data.data")
-    if data.get("encoding") == "latin-1":
-        text = text.encode("latin-1").decode("utf-8", "replace")
-    return text.removeprefix("\ufeff")
-
-
-def file_timestamp(data: dict[str, Any], what: str) -> float:
-    """``data.timestamp`` (when the file was fetched, epoch seconds) for records with no time.
-
-    :param what: What needs it, for the message (``"an OpenPhish community feed"``).
-    :raises InputError: If it is missing or not a finite number.
-    """
-    value = data.get("timestamp") if isinstance(data, dict) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise InputError(
-            f"{what} carries no time of its own: store it with data.timestamp (epoch seconds; "
-            "`cybexp-analytics ingest --format file --timestamp EPOCH|mtime`)",
-            field="data.timestamp",
-        )
-    if value in (float("inf"), float("-inf")):
-        raise InputError("data.timestamp must be finite", field="data.timestamp")
-    return float(value)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
 from attrs import field, frozen
@@ -33,6 +33,7 @@ __all__ = [
     "Raw",
     "Scalar",
     "Session",
+    "flatten",
 ]
 
 Scalar = str | int | float | bool | None
@@ -486,3 +487,11 @@ class Raw(Instance):
 
 Child = Attribute | Object
 _CHILD_TYPES = (Attribute, Object)
+
+
+def flatten(instances: Iterable[Instance]) -> Iterator[Instance]:
+    """Yield each instance and all its descendants (children first, then the parent)."""
+    for instance in instances:
+        if isinstance(instance, _Composite):
+            yield from flatten(instance.children)
+        yield instance

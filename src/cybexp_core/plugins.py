@@ -48,12 +48,19 @@ def new_plugin_manager() -> pluggy.PluginManager:
 
 @frozen
 class LoadError:
-    """A plugin that was not loaded, and why."""
+    """A plugin that was not loaded, and why.
+
+    ``stage`` is ``import`` (loading its module raised), ``settings`` (its
+    ``filter_info`` refused the settings the configuration gives it) or
+    ``validation`` (it breaks the hook spec or declares itself badly);
+    ``detail`` is the traceback.
+    """
 
     name: str
     distribution: str | None
     error: str
     detail: str = ""
+    stage: str = "validation"
 
 
 @frozen
@@ -66,10 +73,12 @@ class LoadedFilter:
     distribution_version: str | None
     settings: Mapping[str, Any]
     _call: Callable[..., Any] = field(repr=False, alias="call")
+    #: What the plugin's ``configure`` hook made of ``settings`` (``None`` without one).
+    options: Any = field(default=None, repr=False)
 
     def run(self, document: dict[str, Any]) -> FilterResult | None:
         """Call this plugin's ``filter`` hook; ``None`` means the input was not for it."""
-        value = self._call(document=document, settings=self.settings)
+        value = self._call(document=document, settings=self.settings, options=self.options)
         return None if value is None else FilterResult.coerce(value)
 
     def matches(self, selectors: Iterable[str]) -> bool:
@@ -84,6 +93,13 @@ class LoadReport:
 
     filters: list[LoadedFilter] = field(factory=list)
     errors: list[LoadError] = field(factory=list)
+    #: Entry-point names not loaded because they are blocked or disabled.
+    disabled: list[str] = field(factory=list)
+
+    def names(self) -> set[str]:
+        """Every entry-point name found: loaded, failed or disabled."""
+        found = {f.entry_point for f in self.filters} | {e.name for e in self.errors}
+        return found | set(self.disabled)
 
 
 def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
@@ -93,9 +109,19 @@ def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
     return dist.metadata["Name"], dist.version
 
 
-def _register(
-    name: str, plugin: object, settings: Mapping[str, Any]
-) -> tuple[FilterInfo, Callable[..., Any]]:
+class _SettingsRefused(Exception):
+    """``configure`` or ``filter_info`` raised (its cause): with settings given, they are
+    the likely culprit."""
+
+
+@frozen
+class _Registered:
+    info: FilterInfo
+    call: Callable[..., Any]
+    options: Any
+
+
+def _register(name: str, plugin: object, settings: Mapping[str, Any]) -> _Registered:
     """Register ``plugin`` in a plugin manager of its own, validate it, read its declaration.
 
     One manager per plugin means its ``filter`` hook calls this plugin only:
@@ -107,12 +133,16 @@ def _register(
     for hook in ("filter_info", "filter"):
         if not getattr(manager.hook, hook).get_hookimpls():
             raise PluginError(f"plugin {name!r} must implement both filter_info() and filter()")
-    info = manager.hook.filter_info(settings=settings)
+    try:
+        options = manager.hook.configure(settings=settings)
+        info = manager.hook.filter_info(settings=settings, options=options)
+    except Exception as exc:
+        raise _SettingsRefused from exc
     if not isinstance(info, FilterInfo):
         raise PluginError(
             f"plugin {name!r}: filter_info() returned {type(info).__name__}, not FilterInfo"
         )
-    return info, _direct_call(manager)
+    return _Registered(info, _direct_call(manager), options)
 
 
 def _direct_call(manager: pluggy.PluginManager) -> Callable[..., Any]:
@@ -163,6 +193,7 @@ def load_filters(
     for ep in sorted(entry_points_, key=lambda ep: ep.name):
         if ep.name in blocked_names:
             log.info("filter plugin %s is disabled", ep.name)
+            report.disabled.append(ep.name)
             continue
         dist, version = _dist_of(ep)
         candidates.append((ep.name, ep.load, dist, version))
@@ -170,23 +201,29 @@ def load_filters(
         candidates.append((name, lambda plugin=plugin: plugin, None, None))
 
     for name, load, dist, version in candidates:
+        own = dict(settings.get(name, {}))
+        stage = "import"
         try:
             plugin = load()
-            own = dict(settings.get(name, {}))
-            info, call = _register(name, plugin, own)
+            stage = "validation"
+            made = _register(name, plugin, own)
+            info = made.info
             if info.id in seen_ids:
                 raise PluginError(f"filter id {info.id} is already used by {seen_ids[info.id]!r}")
             seen_ids[info.id] = name
-            report.filters.append(LoadedFilter(info, name, dist, version, own, call=call))
-        except Exception as exc:
-            if strict:
-                raise PluginError(f"Error loading filter plugin {name!r}: {exc}") from exc
-            kind = "import" if isinstance(exc, ImportError) else "validation"
-            if isinstance(exc, pluggy.PluginValidationError | PluginError):
-                kind = "validation"
-            error = LoadError(
-                name, dist, f"{kind}: {type(exc).__name__}: {exc}", traceback.format_exc(limit=5)
+            report.filters.append(
+                LoadedFilter(info, name, dist, version, own, call=made.call, options=made.options)
             )
+        except Exception as exc:
+            shown = exc.__cause__ if isinstance(exc, _SettingsRefused) else exc
+            shown = shown or exc
+            if isinstance(exc, _SettingsRefused) and own:
+                stage = "settings"
+            if strict:
+                raise PluginError(f"Error loading filter plugin {name!r}: {shown}") from exc
+            detail = "".join(traceback.format_exception(shown))
+            message = f"{stage}: {type(shown).__name__}: {shown}"
+            error = LoadError(name, dist, message, detail, stage)
             log.error("filter plugin %s skipped: %s", name, error.error)
             report.errors.append(error)
     return report

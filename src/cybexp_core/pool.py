@@ -1,98 +1,203 @@
-"""``run --workers N``: N worker processes that share the work through document leases."""
+"""``run --workers N``: N worker processes that share the work through document leases.
+
+The parent restarts a worker that dies (and reports it), forwards SIGTERM/SIGINT
+to the workers and waits for them at most the stop timeout. Workers die with
+their parent: each asks Linux for ``PR_SET_PDEATHSIG`` and also exits when the
+pipe it inherited from the parent reaches end of file; each runs in its own
+process group so a terminal's Ctrl-C reaches the parent alone.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
 import queue
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
+from attrs import define, field
 
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
+from cybexp_core.daemon import Daemon, wait_for_database
+from cybexp_core.logs import setup_logging
 from cybexp_core.plugins import load_filters
+from cybexp_core.stopping import StopControl, parent_death_signal
 from cybexp_core.worker import FilterStats, Runner, RunSummary
 
-__all__ = ["run_pool"]
+__all__ = ["PoolResult", "run_pool"]
 
 log = logging.getLogger(__name__)
+#: A worker that dies more often than this in a minute is not restarted again.
+MAX_RESTARTS_PER_MINUTE = 5
 
 
-def _worker(
-    settings_values: dict[str, Any],
-    entry_points: Sequence[str],
-    once: bool,
-    results: Any,
-    level: int,
-) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(processName)s: %(message)s"
-    )
-    settings = Settings(**settings_values)
+@define
+class WorkerArgs:
+    """What a worker process needs (picklable)."""
+
+    settings: dict[str, Any]
+    entry_points: list[str]
+    once: bool
+    stop_timeout: float
+    level: int
+    log_format: str
+
+
+def _watch_parent(pipe: Any) -> None:
+    """Stop this worker (as SIGTERM does) when the parent's end of ``pipe`` closes."""
+    with contextlib.suppress(EOFError, OSError):
+        pipe.recv()
+    log.error("the parent process is gone; stopping")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker(args: WorkerArgs, results: Any, pipe: Any, parent_pid: int) -> None:
+    parent_death_signal(signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        return
+    os.setpgid(0, 0)
+    setup_logging(args.level, args.log_format, with_process=True)
+    settings = Settings(**args.settings)
     report = load_filters(settings=settings.filters)
-    filters = [f for f in report.filters if f.entry_point in entry_points]
+    filters = [f for f in report.filters if f.entry_point in args.entry_points]
     archive = Archive.connect(settings)
     runner = Runner(archive, filters, settings)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: runner.stop_event.set())
+    threading.Thread(target=_watch_parent, args=(pipe,), daemon=True).start()
     try:
-        summary = runner.run_once() if once else runner.run_forever()
-        results.put(summary.as_dict())
+        with StopControl(runner.stop_event, args.stop_timeout) as control:
+            if args.once:
+                archive.ensure_indexes()
+                summary = runner.run_once()
+            elif wait_for_database(archive, runner.stop_event):
+                summary = Daemon(runner).run()
+            else:
+                summary = RunSummary()
+        results.put({"summary": summary.as_dict(), "interrupted": control.interrupted})
     finally:
         archive.close()
 
 
+@define
+class PoolResult:
+    """The workers' counts summed, the deaths of workers, whether a signal stopped them."""
+
+    summary: RunSummary
+    deaths: int = 0
+    interrupted: bool = False
+
+
+@define
+class _Slot:
+    name: str
+    process: Any = None
+    done: bool = False
+    deaths: list[float] = field(factory=list)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
+
+
 def run_pool(
-    settings: Settings, entry_points: Sequence[str], workers: int, *, once: bool
-) -> RunSummary:
+    settings: Settings,
+    entry_points: Sequence[str],
+    workers: int,
+    *,
+    once: bool,
+    stop_timeout: float = 30.0,
+    log_format: str = "text",
+) -> PoolResult:
     """Run ``workers`` processes until done (``once``) or until SIGINT/SIGTERM; sum their counts."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    values = attrs.asdict(settings, recurse=False)
-    level = logging.getLogger().getEffectiveLevel()
-    processes = [
-        context.Process(
-            target=_worker,
-            args=(values, list(entry_points), once, results, level),
-            name=f"worker-{n}",
+    args = WorkerArgs(
+        attrs.asdict(settings, recurse=False),
+        list(entry_points),
+        once,
+        stop_timeout,
+        logging.getLogger().getEffectiveLevel(),
+        log_format,
+    )
+    # The workers read this pipe; it closes when this process dies, however it dies.
+    pipe, _keep_open = context.Pipe(duplex=False)
+    started = time.monotonic()
+    slots = [_Slot(f"worker-{n}") for n in range(workers)]
+    result = PoolResult(RunSummary())
+    stop = threading.Event()
+
+    def start(slot: _Slot) -> None:
+        slot.process = context.Process(
+            target=_worker, args=(args, results, pipe, os.getpid()), name=slot.name
         )
-        for n in range(workers)
-    ]
-    for process in processes:
-        process.start()
+        slot.process.start()
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    received = 0
 
-    def forward_term(*_: object) -> None:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: the worker finishes its batch, then stops
+    def collect(timeout: float) -> None:
+        nonlocal received
+        try:
+            part = results.get(timeout=timeout)
+        except queue.Empty:
+            return
+        received += 1
+        result.interrupted |= part["interrupted"]
+        for name, counts in part["summary"]["filters"].items():
+            result.summary.filters.setdefault(name, FilterStats()).add(FilterStats(**counts))
 
-    signal.signal(signal.SIGTERM, forward_term)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # children get the terminal's SIGINT themselves
-    merged = RunSummary()
-    try:
-        pending = len(processes)
-        while pending:
-            try:
-                part = results.get(timeout=1.0)
-            except queue.Empty:
-                if not any(p.is_alive() for p in processes) and results.empty():
-                    break
-                continue
-            pending -= 1
-            merged.seconds = max(merged.seconds, part["seconds"])
-            for name, counts in part["filters"].items():
-                merged.filters.setdefault(name, FilterStats()).add(FilterStats(**counts))
-        for process in processes:
-            process.join()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    failed = [p.name for p in processes if p.exitcode not in (0, None)]
-    if failed:
-        log.error("worker processes exited with errors: %s", ", ".join(failed))
-    return merged
+    def kill_all() -> None:
+        for slot in slots:
+            if slot.process is not None and slot.process.is_alive():
+                slot.process.kill()
+
+    for slot in slots:
+        start(slot)
+    forwarded = False
+    with StopControl(
+        stop, stop_timeout + 5.0, waiting_for=lambda: "the workers", before_exit=kill_all
+    ) as control:
+        while not all(slot.done for slot in slots):
+            collect(0.5)
+            if stop.is_set() and not forwarded:
+                forwarded = True
+                for slot in slots:
+                    if slot.process.is_alive():
+                        slot.process.terminate()  # SIGTERM: the worker stops on time
+            for slot in slots:
+                if slot.done or slot.process.is_alive():
+                    continue
+                code = slot.process.exitcode
+                if code == 0:
+                    slot.done = True
+                    continue
+                result.deaths += 1
+                now = time.monotonic()
+                slot.deaths = [t for t in slot.deaths if now - t < 60] + [now]
+                if stop.is_set() or len(slot.deaths) > MAX_RESTARTS_PER_MINUTE:
+                    log.error(
+                        "%s (pid %s) died (%s)", slot.name, slot.process.pid, _describe_exit(code)
+                    )
+                    slot.done = True
+                    continue
+                log.error(
+                    "%s (pid %s) died (%s); restarting it",
+                    slot.name,
+                    slot.process.pid,
+                    _describe_exit(code),
+                )
+                start(slot)
+        finished = sum(1 for slot in slots if slot.process.exitcode == 0)
+        deadline = time.monotonic() + 5.0
+        while received < finished and time.monotonic() < deadline:
+            collect(0.1)
+    result.interrupted |= control.interrupted
+    result.summary.seconds = time.monotonic() - started
+    return result

@@ -600,8 +600,20 @@ def _print_text(result: Mapping[str, Any]) -> None:
     show_default=True,
     help="Beyond level 1, do not walk through instances with more neighbours than this.",
 )
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--page-size", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--page",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Which page of the related instances to print.",
+)
+@click.option(
+    "--page-size",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Related instances per page.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def related(

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from attrs import define, field
@@ -23,7 +24,7 @@ from pymongo.errors import PyMongoError
 
 from cybexp_core.errors import ConfigError
 
-__all__ = ["LocalServer", "free_port", "server_executable"]
+__all__ = ["LocalServer", "free_port", "server_command", "server_executable", "wait_until_up"]
 
 log = logging.getLogger(__name__)
 EXECUTABLE = "secantusd-py"
@@ -51,6 +52,54 @@ def server_executable() -> str:
     return found
 
 
+def server_command(
+    storage: Path, port: int, *, sync_on_commit: bool = True, standalone: bool = True
+) -> list[str]:
+    """The ``secantusd-py`` command line for a server on ``127.0.0.1:port``.
+
+    Without ``standalone`` the server advertises a single-node replica set, which is
+    what change streams need; pymongo connects to it with a plain
+    ``mongodb://127.0.0.1:port/`` URL.
+    """
+    command = [
+        server_executable(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(storage),
+        "--log-level",
+        "WARNING",
+    ]
+    if standalone:
+        command.append("--standalone")
+    if sync_on_commit:
+        command.append("--sync-on-commit")
+    return command
+
+
+def wait_until_up(uri: str, deadline: float, running: Callable[[], bool], log_path: Path) -> None:
+    """Wait until the server at ``uri`` answers a ping, while ``running()`` holds.
+
+    :raises ConfigError: When the server exits or ``deadline`` (monotonic) passes.
+    """
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=500)
+    try:
+        while True:
+            if not running():
+                raise ConfigError(f"embedded server exited at start; see {log_path}")
+            try:
+                client.admin.command("ping")
+                return
+            except PyMongoError:
+                if time.monotonic() > deadline:
+                    raise ConfigError(f"embedded server did not start; see {log_path}") from None
+                time.sleep(0.1)
+    finally:
+        client.close()
+
+
 @define
 class LocalServer:
     """A SecantusDB child process on a loopback port, storing its data in ``storage``.
@@ -63,6 +112,8 @@ class LocalServer:
     port: int = field(factory=free_port)
     sync_on_commit: bool = True
     log_file: Path | None = None
+    #: Hide the single-node replica set SecantusDB advertises (no change streams then).
+    standalone: bool = True
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -72,20 +123,9 @@ class LocalServer:
     def start(self, timeout: float = 60.0) -> LocalServer:
         """Start the server and wait until it answers a ping."""
         self.storage.mkdir(parents=True, exist_ok=True)
-        command = [
-            server_executable(),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--storage-path",
-            str(self.storage),
-            "--log-level",
-            "WARNING",
-            "--standalone",
-        ]
-        if self.sync_on_commit:
-            command.append("--sync-on-commit")
+        command = server_command(
+            self.storage, self.port, sync_on_commit=self.sync_on_commit, standalone=self.standalone
+        )
         log_path = self.log_file or self.storage.parent / f"{self.storage.name}.log"
         with open(log_path, "ab") as out:
             self.process = subprocess.Popen(
@@ -95,24 +135,13 @@ class LocalServer:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
-        client: MongoClient = MongoClient(self.uri, serverSelectionTimeoutMS=500)
+        process, deadline = self.process, time.monotonic() + timeout
         try:
-            while True:
-                if self.process.poll() is not None:
-                    raise ConfigError(f"embedded server exited at start; see {log_path}")
-                try:
-                    client.admin.command("ping")
-                    return self
-                except PyMongoError:
-                    if time.monotonic() > deadline:
-                        self.stop()
-                        raise ConfigError(
-                            f"embedded server did not start; see {log_path}"
-                        ) from None
-                    time.sleep(0.1)
-        finally:
-            client.close()
+            wait_until_up(self.uri, deadline, lambda: process.poll() is None, log_path)
+        except ConfigError:
+            self.stop()
+            raise
+        return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the server cleanly (SIGTERM), killing it only if it does not exit."""

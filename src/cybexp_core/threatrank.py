@@ -72,9 +72,8 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 
 from cybexp_core.app import App, pass_app
-from cybexp_core.backend import flatten
 from cybexp_core.errors import InvalidInstanceError
-from cybexp_core.models import Session
+from cybexp_core.models import Session, flatten
 from cybexp_core.related import (
     chunked,
     find_by_hashes,

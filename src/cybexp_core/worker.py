@@ -3,19 +3,18 @@
 Order of effects for one batch, so a crash at any point loses and duplicates
 nothing: (1) lease the documents, (2) run the filter on each one in its own
 try, (3) write every output with idempotent bulk writes, (4) only then mark
-the inputs (``filters``, ``_ref``, or ``_failed`` with the reason). A crash
+the inputs (:meth:`Archive.commit` of one outcome per document). A crash
 before (4) leaves the documents pending; reprocessing rewrites the same
-hashes, which changes nothing.
+hashes, which changes nothing. How outcomes are stored is the business of
+``bookkeeping.py`` alone: the runner never names a stored field.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
@@ -33,10 +32,17 @@ from pymongo.errors import (
     PyMongoError,
 )
 
-from cybexp_core.backend import MAX_RAW_REFS, Archive, flatten
-from cybexp_core.backoff import Backoff
+from cybexp_core.backend import Archive
+from cybexp_core.bookkeeping import (
+    Failed,
+    NotForIt,
+    Outcome,
+    Processed,
+    failure_record,
+    open_document,
+)
 from cybexp_core.config import Settings
-from cybexp_core.declaration import Consumes, FilterResult
+from cybexp_core.declaration import Consumes
 from cybexp_core.errors import InputError
 from cybexp_core.plugins import LoadedFilter
 
@@ -46,9 +52,6 @@ log = logging.getLogger(__name__)
 
 #: Database errors that mean "try again later", never "this input is bad".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (AutoReconnect, ConnectionFailure)
-#: Most problems stored per document (the count is always kept), and their longest text.
-MAX_PROBLEMS = 100
-MAX_TEXT = 500
 
 
 @define
@@ -96,34 +99,6 @@ def vars_of(stats: FilterStats) -> dict[str, int]:
     return attrs.asdict(stats)
 
 
-def _fingerprint(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    shape = (
-        type(exc).__name__
-        + "|"
-        + "|".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.name}" for f in frames)
-    )
-    return hashlib.sha1(shape.encode()).hexdigest()[:12]
-
-
-def _failure_record(
-    flt: LoadedFilter, exc: BaseException, attempts: int, *, final: bool
-) -> dict[str, Any]:
-    """What is kept on a document a filter failed on (``_failed.<filter id>``)."""
-    return {
-        "filter": flt.info.name,
-        "filter_id": flt.info.id,
-        "version": flt.info.version,
-        "error": type(exc).__name__,
-        "message": str(exc)[:2000],
-        "field": getattr(exc, "field", None),
-        "fingerprint": _fingerprint(exc),
-        "attempts": attempts,
-        "time": datetime.now(timezone.utc),
-        "final_for": flt.info.version if final else None,
-    }
-
-
 def _describe_write_error(exc: BaseException) -> tuple[str, str]:
     """A short error type and message for a failed write (never the documents themselves)."""
     if isinstance(exc, DocumentTooLarge):
@@ -142,26 +117,10 @@ def _reads_only_raw(flt: LoadedFilter) -> bool:
     return all(consumes.itype == "raw" for consumes in flt.info.consumes)
 
 
-def _raw_refs(result: FilterResult, listed: set[str], room: int) -> tuple[list[str], int]:
-    """New hashes for a raw document's ``_ref`` (outputs first, then descendants), at most
-    ``room`` of them, and how many there were."""
-    refs = dict.fromkeys(inst._hash for inst in result.instances)
-    for inst in flatten(result.instances):
-        refs[inst._hash] = None
-    values = [value for value in refs if value not in listed]
-    return values[: max(room, 0)], len(values)
-
-
-@define
-class _Outcome:
-    _id: ObjectId
-    update: dict[str, Any]
-    instances: Sequence[Any] = ()
-
-
 @define
 class Runner:
-    """Runs loaded filters over an archive; ``run_once`` drains, ``run_forever`` polls."""
+    """Runs loaded filters over an archive; ``run_once`` drains (the daemon loop is
+    :class:`cybexp_core.daemon.Daemon`)."""
 
     archive: Archive
     filters: Sequence[LoadedFilter]
@@ -190,61 +149,40 @@ class Runner:
                 error = exc
         return None, error, self.settings.max_attempts
 
-    def _process(self, flt: LoadedFilter, doc: dict[str, Any], stats: FilterStats) -> _Outcome:
-        fid, version = flt.info.id, flt.info.version
-        _id = doc.pop("_id")
-        previous = (doc.pop("_failed", None) or {}).get(fid) or {}
-        doc.pop("_problems", None)
+    def _process(self, flt: LoadedFilter, doc: dict[str, Any], stats: FilterStats) -> Outcome:
+        info = flt.info
+        ticket = open_document(doc, info.id)
         result, error, attempts = self._call(flt, doc)
         if error is not None:
-            if previous.get("version") == version:
-                attempts += previous.get("attempts", 0)
-            record = _failure_record(flt, error, attempts, final=True)
+            attempts += ticket.attempts_before(info.version)
+            record = failure_record(info, error, attempts, final=True)
             stats.failed += 1
             log.warning(
                 "%s failed on %s: %s: %s",
-                flt.info.name,
+                info.name,
                 doc.get("_hash"),
                 record["error"],
                 record["message"][:300],
             )
-            return _Outcome(_id, {"$set": {f"_failed.{fid}": record}})
-        update: dict[str, Any] = {"$addToSet": {"filters": fid}}
-        if previous:
-            update["$unset"] = {f"_failed.{fid}": ""}
+            return Failed(ticket, record)
         if result is None:
             stats.skipped += 1
-            return _Outcome(_id, update)
+            return NotForIt(ticket)
         stats.processed += 1
         stats.instances += len(result.instances)
-        if doc.get("itype") == "raw" and result.instances:
-            # $push of the hashes not listed yet: $addToSet with a long $each is
-            # quadratic on some servers. Each mark is one atomic update.
-            listed = doc.get("_ref") or []
-            refs, total = _raw_refs(result, set(listed), MAX_RAW_REFS - len(listed))
-            if refs:
-                update["$push"] = {"_ref": {"$each": refs}}
-            if total > len(refs):
-                update["$set"] = {"_ref_truncated": total}
-        if result.problems:
-            stats.problems += len(result.problems)
-            update.setdefault("$set", {})[f"_problems.{fid}"] = {
-                "count": len(result.problems),
-                "first": [
-                    {"where": p.where[:MAX_TEXT], "reason": p.reason[:MAX_TEXT]}
-                    for p in result.problems[:MAX_PROBLEMS]
-                ],
-            }
-        return _Outcome(_id, update, result.instances)
+        stats.problems += len(result.problems)
+        return Processed(ticket, result.instances, result.problems)
 
     # ------------------------------------------------------------------ one batch
 
-    def _write(self, flt: LoadedFilter, outcomes: list[_Outcome], stats: FilterStats) -> None:
+    def _write(self, flt: LoadedFilter, outcomes: list[Outcome], stats: FilterStats) -> None:
         """Write all outputs at once; if that fails for a reason other than the database being
-        away, write each document's outputs alone so only the offender fails."""
+        away, write each document's outputs alone so only the offender fails (its outcome
+        becomes :class:`Failed`)."""
+        done = [o for o in outcomes if isinstance(o, Processed)]
         try:
             stats.inserted += self.archive.write_instances(
-                inst for outcome in outcomes for inst in outcome.instances
+                inst for outcome in done for inst in outcome.instances
             ).inserted
             return
         except TRANSIENT_ERRORS:
@@ -255,8 +193,8 @@ class Runner:
                 flt.info.name,
                 _describe_write_error(exc)[1],
             )
-        for outcome in outcomes:
-            if not outcome.instances:
+        for index, outcome in enumerate(outcomes):
+            if not isinstance(outcome, Processed) or not outcome.instances:
                 continue
             try:
                 stats.inserted += self.archive.write_instances(outcome.instances).inserted
@@ -266,10 +204,15 @@ class Runner:
                 stats.processed -= 1
                 stats.failed += 1
                 error, message = _describe_write_error(exc)
-                record = _failure_record(flt, exc, 1, final=True)
-                record.update(error=error, message=f"output could not be stored: {message}")
-                outcome.instances = ()
-                outcome.update = {"$set": {f"_failed.{flt.info.id}": record}}
+                record = failure_record(
+                    flt.info,
+                    exc,
+                    1,
+                    final=True,
+                    error=error,
+                    message=f"output could not be stored: {message}",
+                )
+                outcomes[index] = Failed(outcome.ticket, record)
 
     def run_batch(self, flt: LoadedFilter, consumes: Consumes) -> FilterStats:
         """Claim, process, write and mark one batch; ``stats.batches`` is 0 when there was none."""
@@ -292,7 +235,7 @@ class Runner:
         try:
             outcomes = [self._process(flt, doc, stats) for doc in docs]
             self._write(flt, outcomes, stats)
-            self.archive.mark([(o._id, o.update) for o in outcomes])
+            self.archive.commit(fid, outcomes)
         except BaseException:
             with contextlib.suppress(PyMongoError):  # else the lease expires on its own
                 leases.expire(key, token)
@@ -375,41 +318,6 @@ class Runner:
         else:
             log.warning("run --once stopped after %d passes with work still appearing", max_passes)
         summary.seconds = time.monotonic() - started
-        return summary
-
-    def run_forever(self) -> RunSummary:
-        """Poll every filter until ``stop_event`` is set, backing off per filter."""
-        summary = RunSummary({flt.info.name: FilterStats() for flt in self.filters})
-        backoffs = {
-            flt.info.id: Backoff(self.settings.max_backoff, self.settings.max_idle)
-            for flt in self.filters
-        }
-        due = {flt.info.id: 0.0 for flt in self.filters}
-        outage = False
-        while not self.stop_event.is_set():
-            flt = min(self.filters, key=lambda f: due[f.info.id])
-            wait = due[flt.info.id] - time.monotonic()
-            if wait > 0 and self.stop_event.wait(wait):
-                break
-            backoff = backoffs[flt.info.id]
-            try:
-                stats = self.drain(flt, full=False)
-            except TRANSIENT_ERRORS as exc:
-                if not outage:
-                    log.error("database unavailable (%s); backing off", type(exc).__name__)
-                outage = True
-                due[flt.info.id] = time.monotonic() + backoff.failed()
-                continue
-            except PyMongoError as exc:
-                log.exception("filter %s: database error: %s", flt.info.name, exc)
-                due[flt.info.id] = time.monotonic() + backoff.failed()
-                continue
-            if outage:
-                log.warning("database reachable again; resuming")
-                outage = False
-            summary.filters[flt.info.name].add(stats)
-            pause = backoff.worked() if stats.handled else backoff.idle()
-            due[flt.info.id] = time.monotonic() + pause
         return summary
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import EntryPoint
 from typing import Any
 
@@ -12,6 +13,7 @@ from cybexp_core import (
     FilterInfo,
     FilterResult,
     InputError,
+    PluginError,
     Problem,
     Session,
     hookimpl,
@@ -35,6 +37,8 @@ class IpSightings:
 
     @hookimpl
     def filter_info(self, settings: dict[str, Any]) -> FilterInfo:
+        if not isinstance(settings.get("sub_type", "demo"), str):
+            raise PluginError("setting sub_type must be a string")
         return FilterInfo(
             id="fake-ips",
             name="ips",
@@ -96,6 +100,31 @@ class IpCorrelator:
         ]
 
 
+class Configured:
+    """Parses ``{"prefix": str}`` once in ``configure``; counts how often it was asked to."""
+
+    def __init__(self) -> None:
+        self.configured = 0
+
+    @hookimpl
+    def configure(self, settings: dict[str, Any]) -> tuple[str, int]:
+        prefix = settings.get("prefix", "seen")
+        if not isinstance(prefix, str):
+            raise PluginError(f"configured: setting 'prefix' must be a string, got {prefix!r}")
+        self.configured += 1
+        return (prefix, self.configured)
+
+    @hookimpl
+    def filter_info(self, options: tuple[str, int]) -> FilterInfo:
+        return FilterInfo(
+            id="fake-configured", name="configured", version="1", consumes=[options[0]]
+        )
+
+    @hookimpl
+    def filter(self, document: dict[str, Any], options: tuple[str, int]) -> list[Any]:
+        return [Attribute(options[0], options[1])]
+
+
 class WrongArgument:
     @hookimpl
     def filter_info(self) -> FilterInfo:
@@ -122,9 +151,26 @@ class BadReturn:
         return {"not": "a list"}
 
 
+class SlowSightings:
+    """Raw ``slow`` documents ``{"ip": ..., "ts": n, "sleep": s}``: one sighting, after ``s`` s."""
+
+    @hookimpl
+    def filter_info(self) -> FilterInfo:
+        return FilterInfo(id="fake-slow", name="slow", version="1.0", consumes=["slow"])
+
+    @hookimpl
+    def filter(self, document: dict[str, Any]) -> list[Event]:
+        data = document["data"]
+        time.sleep(float(data.get("sleep", 0)))
+        attribute = Attribute("ipv4", data["ip"])
+        return [Event("sighting", [attribute], document["orgid"], data["ts"])]
+
+
 ip_sightings = IpSightings()
+slow_sightings = SlowSightings()
 ip_sightings_copy = IpSightings()
 ip_correlator = IpCorrelator()
+configured = Configured()
 wrong_argument = WrongArgument()
 no_declaration = NoDeclaration()
 bad_return = BadReturn()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 
 from cybexp_core import Attribute, Event, Object, Raw, Session
-from cybexp_core.backend import Archive, _session_update
+from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
+from cybexp_core.session_writes import session_update
 
 
 def _login(password: str, ts: float) -> Event:
@@ -227,7 +228,7 @@ def test_a_capped_upsert_that_lost_the_insert_race_still_adds_its_events(
 ) -> None:
     """A duplicate key on a capped upsert means "full" or "another writer just created it";
     the redo tells them apart."""
-    losing = _session_update([_capped("e2", 2.0), _capped("e3", 3.0)])
+    losing = session_update([_capped("e2", 2.0), _capped("e3", 3.0)])
     archive.write_instances([_capped("e1", 1.0)])  # the other writer's insert won
     archive.collection.bulk_write(losing.retry(), ordered=False)
     stored = _stored_session(archive)

@@ -221,3 +221,26 @@ def test_tutorial_sample_matches_the_template() -> None:
     records = [json.loads(line) for line in sample]
     # The tutorial says: two good records, and the third one fails for lack of a timestamp.
     assert ["timestamp" in record for record in records] == [True, True, False]
+
+
+# ---------------------------------------------------------------------------- README
+
+
+README = (DOCS.parent / "README.md").read_text()
+
+
+def test_readme_install_line_works_from_a_clone() -> None:
+    """The core is ``.`` in a clone (it is not on an index), and every built-in plugin is there."""
+    lines = [
+        shlex.split(line, comments=True)
+        for block in code_blocks(README, "console")
+        for line in block.replace("\\\n", " ").splitlines()
+        if line.startswith("pip install") and "plugins/" in line
+    ]
+    assert len(lines) == 1
+    words = lines[0][2:]
+    assert words[0] == ".[embedded]"
+    for word in words[1:]:
+        assert (DOCS.parent / word / "pyproject.toml").exists(), word
+    built_in = {f"plugins/{p.parent.name}" for p in DOCS.parent.glob("plugins/*/pyproject.toml")}
+    assert built_in <= set(words), built_in - set(words)

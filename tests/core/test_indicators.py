@@ -13,6 +13,11 @@ from cybexp_core.indicators import host_attribute, normalize_url, url_attributes
     [
         ("Example.COM.", Attribute("domain", "example.com")),
         ("bücher.example", Attribute("domain", "xn--bcher-kva.example")),
+        # UTS #46 as browsers and the idna package, not IDNA 2003's "fass.de"
+        ("faß.de", Attribute("domain", "xn--fa-hia.de")),
+        ("βόλος.gr", Attribute("domain", "xn--nxasmm1c.gr")),  # final sigma kept
+        ("Ａ_b。example", Attribute("domain", "a_b.example")),
+        ("☃.net", Attribute("domain", "xn--n3h.net")),
         ("3232235777", Attribute("ipv4", "192.168.1.1")),
         ("0x7f.1", Attribute("ipv4", "127.0.0.1")),
         ("[2001:DB8::1]", Attribute("ipv6", "2001:db8::1")),

@@ -6,7 +6,7 @@ import pytest
 
 from cybexp_core import PluginError
 from cybexp_core.plugins import load_filters
-from fakes import entry_point
+from fakes import configured, entry_point
 
 GOOD = entry_point("ips", "fakes:ip_sightings")
 
@@ -52,6 +52,35 @@ def test_hook_filter_info_receives_its_settings_by_entry_point_name() -> None:
     report = load_filters(entry_points_=[GOOD], settings={"ips": {"sub_type": "custom"}})
     assert report.filters[0].info.consumes[0].sub_type == "custom"
     assert report.filters[0].settings == {"sub_type": "custom"}
+
+
+def test_hook_configure_parses_the_settings_once_and_hands_them_back() -> None:
+    before = configured.configured
+    report = load_filters(
+        entry_points_=[entry_point("configured", "fakes:configured")],
+        settings={"configured": {"prefix": "custom"}},
+    )
+    [loaded] = report.filters
+    assert loaded.info.consumes[0].sub_type == "custom"  # filter_info got the options
+    results = [loaded.run({"data": {}, "orgid": "o"}) for _ in range(3)]
+    assert configured.configured == before + 1  # once at load, never per document
+    assert {r.instances[0].doc["data"] for r in results if r} == {before + 1}
+    assert {r.instances[0].sub_type for r in results if r} == {"custom"}
+
+
+def test_a_plugin_whose_configure_refuses_its_settings_is_reported() -> None:
+    report = load_filters(
+        entry_points_=[entry_point("configured", "fakes:configured"), GOOD],
+        settings={"configured": {"prefix": 3}},
+    )
+    assert [f.info.name for f in report.filters] == ["ips"]
+    assert report.errors[0].stage == "settings"
+    assert "'prefix' must be a string" in report.errors[0].error
+
+
+def test_without_configure_options_is_none() -> None:
+    [loaded] = load_filters(entry_points_=[GOOD]).filters
+    assert loaded.options is None
 
 
 def test_a_bad_return_value_is_a_plugin_error_per_document() -> None:

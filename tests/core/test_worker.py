@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -228,22 +226,3 @@ def test_an_output_too_large_for_mongodb_fails_only_its_document(archive: Archiv
     assert record["message"].startswith("output could not be stored")
     assert len(record["message"]) < 1000
     assert archive.collection.find_one({"_hash": small._hash})["filters"] == ["huge"]
-
-
-def test_run_forever_picks_up_new_data_and_stops_on_request(archive: Archive) -> None:
-    filters = _filters(IPS, CORRELATE)
-    runner = Runner(archive, filters, Settings(mongo_url="x", max_idle=0.2))
-    worker = threading.Thread(target=runner.run_forever)
-    worker.start()
-    try:
-        time.sleep(0.5)  # both filters idle now
-        _store(archive, {"ips": ["10.9.9.9"], "ts": 5})
-        deadline = time.monotonic() + 30
-        while archive.collection.count_documents({"itype": "session"}) == 0:
-            assert time.monotonic() < deadline, "new data was not processed"
-            time.sleep(0.1)
-    finally:
-        runner.stop_event.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
-    assert archive.collection.count_documents({"filters": "fake-ips"}) == 1

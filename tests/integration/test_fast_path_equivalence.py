@@ -15,9 +15,10 @@ from typing import Any
 
 from conftest import cowrie_events
 from cybexp_core import Raw, Session
-from cybexp_core.backend import Archive, flatten
+from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.ingest import read_file, read_jsonl
+from cybexp_core.models import flatten
 from cybexp_core.plugins import LoadedFilter, load_filters
 from cybexp_core.testing import snapshot
 from cybexp_core.worker import Runner

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cybexp_core import InputError, Raw
-from cybexp_core.backend import Archive, flatten
+from cybexp_core.backend import Archive
 from cybexp_core.ingest import check_keys, read_file, read_jsonl
+from cybexp_core.models import flatten
 from cybexp_core.plugins import LoadedFilter, load_filters
 from cybexp_core.testing import run_pipeline
 

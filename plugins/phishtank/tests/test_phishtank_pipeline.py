@@ -14,15 +14,15 @@ def test_feeds_end_to_end_and_reprocessing_adds_nothing(archive, ingest) -> None
         *ingest("dump.json"),
         *ingest("truncated.json"),
         *ingest("urls.txt", timestamp=1_600_000_000),
-        *ingest("urls.txt"),  # no fetch time: fails with a reason
+        *ingest("urls.txt"),  # no fetch time: the time it was stored is used
     ]
     summary = run_pipeline(archive, raws, filters=["phishtank"])
     stats = summary.filters["phishtank"]
-    assert (stats.processed, stats.failed) == (5, 1)
+    assert (stats.processed, stats.failed) == (6, 0)
     coll = archive.collection
     events = coll.count_documents({"itype": "event", "sub_type": "sighting"})
     # truncated.json repeats the first records of dump.json: the same events, not new ones.
-    assert events == 4 + 4 + 7 + 3
+    assert events == 4 + 4 + 7 + 3 + 3
     assert coll.count_documents({"itype": "attribute", "sub_type": "phishtank_id"}) == 4 + 4 + 7
     # Distinct hostings in dump.json: 192.0.2.10 with and without a valid cidr, 2001:db8::1.
     assert coll.count_documents({"itype": "object", "sub_type": "network"}) == 3
@@ -33,11 +33,14 @@ def test_feeds_end_to_end_and_reprocessing_adds_nothing(archive, ingest) -> None
     problems = malformed["_problems"][FILTER_ID]
     assert problems["count"] == 10
     assert {p["where"] for p in problems["first"]} >= {"line 6", "line 16"}
-    failed = coll.find_one({f"_failed.{FILTER_ID}": {"$exists": True}})
-    assert "data.timestamp" in failed["_failed"][FILTER_ID]["message"]
+    untimed = coll.find_one({"_hash": raws[5]["_hash"]})
+    times = {
+        e["timestamp"] for e in coll.find({"itype": "event", "_hash": {"$in": untimed["_ref"]}})
+    }
+    assert times == {untimed["_id"].generation_time.timestamp()}
 
     before = coll.count_documents({})
     coll.update_many({"itype": "raw"}, {"$unset": {"filters": "", "_failed": ""}})
     again = run_pipeline(archive, [], filters=["phishtank"])
-    assert again.filters["phishtank"].processed == 5
+    assert again.filters["phishtank"].processed == 6
     assert coll.count_documents({}) == before  # the same dumps again make no new data

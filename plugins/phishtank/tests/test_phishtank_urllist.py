@@ -13,6 +13,14 @@ def test_url_list_needs_the_fetch_time(ingest) -> None:
         run_filter("phishtank", ingest("urls.txt")[0])
 
 
+def test_url_list_without_fetch_time_uses_the_time_it_was_stored(ingest) -> None:
+    document = {**ingest("urls.txt")[0], "_received": 1_700_000_000.0}
+    result = run_filter("phishtank", document)
+    assert {e.timestamp for e in result.instances} == {1_700_000_000.0}
+    fetched = {**ingest("urls.txt", timestamp=1_600_000_000)[0], "_received": 1_700_000_000.0}
+    assert {e.timestamp for e in run_filter("phishtank", fetched).instances} == {1_600_000_000.0}
+
+
 def test_url_list_gives_malicious_sightings_at_the_fetch_time(ingest) -> None:
     result = run_filter("phishtank", ingest("urls.txt", timestamp=1_600_000_000)[0])
     assert {e.data["url"][0] for e in result.instances} == {

@@ -9,36 +9,29 @@ gathers the hashes of all events that hold it. Configured under
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
 from cybexp_filter_correlation.correlate import correlate
 from cybexp_filter_correlation.options import Options
 
-__all__ = ["FILTER_ID", "__version__", "filter", "filter_info"]
+__all__ = ["FILTER_ID", "__version__", "configure", "filter", "filter_info"]
 
 __version__ = "1.0.0"
 #: Stable id: the runner marks the events it correlated with it.
 FILTER_ID = "3c0d5a8e-6f1b-4b7e-9d2a-c0a7e1a7e8f4"
 
 
-@lru_cache(maxsize=8)
-def _options(key: str) -> Options:
-    return Options.from_settings(json.loads(key))
-
-
-def options_from(settings: Mapping[str, Any]) -> Options:
-    """Parsed settings, cached (the filter is called once per event)."""
-    return _options(json.dumps(dict(settings), sort_keys=True, default=str))
+@hookimpl
+def configure(settings: Mapping[str, Any]) -> Options:
+    """Read the settings once, at load; a bad one stops the plugin loading, with its name."""
+    return Options.from_settings(settings)
 
 
 @hookimpl
-def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
+def filter_info() -> FilterInfo:
     """Declare the filter: it reads every event."""
-    options_from(settings)  # a bad setting fails at load time, with its name
     return FilterInfo(
         id=FILTER_ID,
         name="correlation",
@@ -49,6 +42,6 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
 
 
 @hookimpl
-def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult | None:
+def filter(document: dict[str, Any], options: Options) -> FilterResult | None:
     """The ``correlation`` sessions of one event."""
-    return correlate(document, options_from(settings))
+    return correlate(document, options)

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cybexp_core import Attribute, InvalidInstanceError, Object, Problem
-from cybexp_core.models import Child
+from cybexp_core import Attribute, Child, InvalidInstanceError, Object, Problem
 
 __all__ = ["event_indicators"]
 

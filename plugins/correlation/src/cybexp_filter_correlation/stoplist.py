@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from cybexp_core import Attribute, Object
-from cybexp_core.models import Child
+from cybexp_core import Attribute, Child, Object
 from cybexp_filter_correlation.options import Options
 
 __all__ = ["stopped"]

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
-from cybexp_filter_cowrie.options import options_from
+from cybexp_filter_cowrie.options import Options, options_from
 from cybexp_filter_cowrie.source import filter_document
 
-__all__ = ["FILTER_ID", "__version__", "filter", "filter_info"]
+__all__ = ["FILTER_ID", "__version__", "configure", "filter", "filter_info"]
 
 __version__ = "1.0.0"
 #: The original filter's id, kept so documents it processed stay processed.
@@ -23,9 +23,14 @@ FILTER_ID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"
 
 
 @hookimpl
-def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
+def configure(settings: Mapping[str, Any]) -> Options:
+    """Read the settings once, at load; a bad one stops the plugin loading, with its name."""
+    return options_from(settings)
+
+
+@hookimpl
+def filter_info(options: Options) -> FilterInfo:
     """Declare the Cowrie filter and the raw sub_types it reads."""
-    options = options_from(settings)
     return FilterInfo(
         id=FILTER_ID,
         name="cowrie",
@@ -36,6 +41,6 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
 
 
 @hookimpl
-def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult:
+def filter(document: dict[str, Any], options: Options) -> FilterResult:
     """One raw document to events and ``cowrie_session`` sessions."""
-    return filter_document(document, options_from(settings))
+    return filter_document(document, options)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from cybexp_core.models import Child
+from cybexp_core import Child
 from cybexp_filter_cowrie.events import Built, present
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.vocab import attr, kex_object, pair

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cybexp_core import InputError
-from cybexp_core.models import Child
+from cybexp_core import Child, InputError
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.vocab import attr, credential, dst
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from cybexp_core import Attribute, InputError, Object
-from cybexp_core.models import Child
+from cybexp_core import Attribute, Child, InputError, Object
 from cybexp_filter_cowrie.events import Built, present, session_input
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.vocab import attr, url

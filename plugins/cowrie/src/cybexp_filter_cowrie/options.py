@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from attrs import frozen
@@ -36,9 +35,11 @@ def _names(settings: Mapping[str, Any], key: str, default: tuple[str, ...]) -> t
     return tuple(dict.fromkeys(value))
 
 
-@lru_cache(maxsize=16)
-def _parse(items: tuple[tuple[str, Any], ...]) -> Options:
-    settings = dict(items)
+def options_from(settings: Mapping[str, Any]) -> Options:
+    """Validated :class:`Options`; raises :class:`PluginError` for unusable settings.
+
+    Called once, by the plugin's ``configure`` hook, when the plugin is loaded.
+    """
     unknown = set(settings) - {"sub_types", "telnet_sensors"}
     if unknown:
         raise PluginError(f"cowrie: unknown settings {sorted(unknown)}")
@@ -49,24 +50,3 @@ def _parse(items: tuple[tuple[str, Any], ...]) -> Options:
         if not name.isidentifier():
             raise PluginError(f"cowrie: raw sub_type {name!r} is not an identifier")
     return Options(sub_types, frozenset(_names(settings, "telnet_sensors", ())))
-
-
-def _freeze(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-_DEFAULT = Options()
-
-
-def options_from(settings: Mapping[str, Any] | None) -> Options:
-    """Validated :class:`Options`; raises :class:`PluginError` for unusable settings."""
-    if not settings:
-        return _DEFAULT
-    try:
-        key = tuple(sorted((str(k), _freeze(v)) for k, v in settings.items()))
-        hash(key)
-    except TypeError:
-        raise PluginError(
-            f"cowrie: settings must be names or lists of names: {settings!r}"
-        ) from None
-    return _parse(key)

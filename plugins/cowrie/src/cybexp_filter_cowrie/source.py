@@ -17,7 +17,9 @@ from typing import Any
 
 import orjson
 
-from cybexp_core import FilterResult, InputError, Instance, Problem
+from cybexp_core import FilterResult, InputError
+from cybexp_core.builders import Entries
+from cybexp_core.inputs import data_object, orgid_of
 from cybexp_filter_cowrie.convert import convert
 from cybexp_filter_cowrie.options import Options
 
@@ -50,31 +52,23 @@ def _utf8(line: str) -> str:
 
 def _file_lines(data: Mapping[str, Any], orgid: str, options: Options) -> FilterResult:
     """Every line of a Cowrie log file (or part of one); bad lines become problems."""
-    prefix = f"part {data['part']} " if isinstance(data.get("part"), int) else ""
+    found = Entries.of_file("cowrie", data, unit="line")
     latin1 = data.get("encoding") == "latin-1"
-    instances: list[Instance] = []
-    problems: list[Problem] = []
     for number, line in enumerate(str(data["data"]).split("\n"), start=1):
         text = _utf8(line) if latin1 else line
         text = text.strip().lstrip("\ufeff")
         if not text:
             continue
-        where = f"{prefix}line {number}"
-        try:
-            event = _loads(text, where)
+        where = f"line {number}"
+        with found.entry(where):
+            event = _loads(text, found.prefix + where)
             if not isinstance(event, dict):
-                raise InputError(f"cowrie: {where} is a JSON {type(event).__name__}, not an object")
+                raise InputError(
+                    f"cowrie: {found.prefix}{where} is a JSON {type(event).__name__}, not an object"
+                )
             made, skipped = convert(event, orgid, options)
-        except InputError as exc:
-            problems.append(Problem(where, str(exc)))
-            continue
-        instances.extend(made)
-        problems.extend(Problem(f"{where}: {p.where}", p.reason) for p in skipped)
-    if not instances and problems:
-        raise InputError(
-            f"cowrie: no line could be read; first: {problems[0].where}: {problems[0].reason}"
-        )
-    return FilterResult(instances=instances, problems=problems)
+            found.extend(made, where, skipped)
+    return found.result()
 
 
 def filter_document(document: Mapping[str, Any], options: Options) -> FilterResult:
@@ -82,14 +76,10 @@ def filter_document(document: Mapping[str, Any], options: Options) -> FilterResu
 
     :raises InputError: If the document holds no usable Cowrie event.
     """
-    orgid = document.get("orgid")
-    if not isinstance(orgid, str):
-        raise InputError("cowrie: the raw document has no orgid", field="orgid")
-    data = document.get("data")
-    if isinstance(data, str):  # as in the original, data may be the JSON text itself
-        data = _loads(data, "data")
-    if not isinstance(data, dict):
-        raise InputError(f"cowrie: data must be a JSON object, got {type(data).__name__}")
+    orgid = orgid_of(document, "cowrie")
+    if isinstance(document.get("data"), str):  # as in the original, data may be the JSON text
+        document = {**document, "data": _loads(document["data"], "data")}
+    data = data_object(document, "cowrie", "a JSON object")
     hint = None
     if "eventid" not in data:
         message = data.get("message")

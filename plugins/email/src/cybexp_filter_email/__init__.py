@@ -11,7 +11,7 @@ from typing import Any
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
 from cybexp_filter_email.build import Limits, email_result
 
-__all__ = ["filter", "filter_info"]
+__all__ = ["configure", "filter", "filter_info"]
 
 #: The original filter's id (CYBEX-P ``filters/email.py``): kept so marks stay valid.
 FILTER_ID = "6e52bc6a-af7f-41ea-8684-e39c42d4aa3f"
@@ -19,9 +19,14 @@ __version__ = "1.0.0"
 
 
 @hookimpl
-def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
+def configure(settings: Mapping[str, Any]) -> Limits:
+    """Read the settings once, at load; a bad one stops the plugin loading, with its name."""
+    return Limits.from_settings(settings)
+
+
+@hookimpl
+def filter_info() -> FilterInfo:
     """Declare the email filter; it reads raw documents of sub_type ``email``."""
-    Limits.from_settings(settings)  # a bad setting fails at load time, with its name
     return FilterInfo(
         id=FILTER_ID,
         name="email",
@@ -32,6 +37,6 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
 
 
 @hookimpl
-def filter(document: dict[str, Any], settings: Mapping[str, Any]) -> FilterResult:
+def filter(document: dict[str, Any], options: Limits) -> FilterResult:
     """Turn one raw ``email`` document into an ``email`` event (see README)."""
-    return email_result(document, Limits.from_settings(settings))
+    return email_result(document, options)

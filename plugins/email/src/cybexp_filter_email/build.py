@@ -10,6 +10,7 @@ from attrs import frozen
 
 from cybexp_core import (
     Attribute,
+    Child,
     Event,
     FilterResult,
     InputError,
@@ -18,7 +19,7 @@ from cybexp_core import (
     Problem,
 )
 from cybexp_core.indicators import host_attribute
-from cybexp_core.models import Child
+from cybexp_core.inputs import orgid_of
 from cybexp_filter_email.content import Content, read_content
 from cybexp_filter_email.headers import (
     declared_charsets,
@@ -175,9 +176,7 @@ def _defects(msg: Any, truncated: bool) -> Problem | None:
 
 def email_result(document: Mapping[str, Any], limits: Limits) -> FilterResult:
     """Everything the filter makes of one raw ``email`` document."""
-    orgid = document.get("orgid")
-    if not isinstance(orgid, str):
-        raise InputError(f"email: orgid must be a string, got {orgid!r}", field="orgid")
+    orgid = orgid_of(document, "email")
     source = message_text(document)
     if source is None:
         data = document["data"]

@@ -10,6 +10,7 @@ from typing import Any
 from attrs import define, field
 
 from cybexp_core import InputError, Problem
+from cybexp_core.inputs import data_object
 from cybexp_filter_email.policy import parse_message
 
 __all__ = ["CUT_MARK", "Loaded", "Source", "load_message", "message_text"]
@@ -60,13 +61,7 @@ def message_text(document: Mapping[str, Any]) -> Source | None:
 
     :raises InputError: If ``data.data`` is not a string.
     """
-    data = document.get("data")
-    if not isinstance(data, Mapping):
-        raise InputError(
-            f"email: data must be an object with the message text in data.data, "
-            f"got {type(data).__name__}",
-            field="data",
-        )
+    data = data_object(document, "email", "an object with the message text in data.data")
     text = data.get("data")
     if not isinstance(text, str):
         raise InputError(

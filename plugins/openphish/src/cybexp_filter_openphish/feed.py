@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cybexp_core import FilterResult, InputError, Problem
+from cybexp_core import FilterResult, InputError
 from cybexp_core.builders import Entries
-from cybexp_core.ingest import file_text, file_timestamp
+from cybexp_core.inputs import dispatch_feed, file_text, file_timestamp
 from cybexp_filter_openphish.commercial import record_sighting
 from cybexp_filter_openphish.community import url_sighting
 
@@ -26,8 +26,8 @@ def _record(line: str) -> Mapping[str, Any]:
     return value
 
 
-def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
-    found = Entries("openphish_feed", prefix=f"part {data['part']} " if "part" in data else "")
+def _feed_text(data: Mapping[str, Any], orgid: str, received: object) -> FilterResult:
+    found = Entries.of_file("openphish_feed", data)
     fetched: float | None = None
     for number, line in enumerate(file_text(data).split("\n"), start=1):
         entry = line.strip()
@@ -36,7 +36,7 @@ def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
         where = f"line {number}"
         commercial = entry.startswith(("{", "["))
         if not commercial and fetched is None:  # only community lines need the fetch time
-            fetched = file_timestamp(data, COMMUNITY)
+            fetched = file_timestamp(data, COMMUNITY, received)
         with found.entry(where):
             if "\ufffd" in entry:
                 raise InputError("the line is not valid UTF-8")
@@ -58,19 +58,4 @@ def parse_feed(document: Mapping[str, Any]) -> FilterResult:
     :raises InputError: If the document has neither shape, community lines
         have no fetch time, or no entry is usable.
     """
-    data = document.get("data")
-    orgid = document.get("orgid")
-    if not isinstance(orgid, str):
-        raise InputError("openphish_feed: the raw document has no orgid", field="orgid")
-    if isinstance(data, Mapping) and isinstance(data.get("data"), str):
-        return _feed_text(data, orgid)
-    if isinstance(data, Mapping) and "url" in data:
-        try:
-            event, notes = record_sighting(data, orgid)
-        except InputError as exc:
-            raise InputError(f"openphish_feed record: {exc}", field="data") from None
-        return FilterResult(instances=[event], problems=[Problem("record", n) for n in notes])
-    raise InputError(
-        "openphish_feed: data must hold the feed text in 'data' or be one JSON record with 'url'",
-        field="data",
-    )
+    return dispatch_feed(document, "openphish_feed", text=_feed_text, record=record_sighting)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cybexp_core import Event, FilterResult, InputError, Problem
+from cybexp_core import Event, FilterResult, InputError
 from cybexp_core.builders import Entries, sighting_event
-from cybexp_core.ingest import file_text, file_timestamp
+from cybexp_core.inputs import dispatch_feed, file_text, file_timestamp
 from cybexp_filter_phishtank.csvdump import csv_rows, is_header
 from cybexp_filter_phishtank.jsondump import array_records, json_lines
 from cybexp_filter_phishtank.record import phish_sighting, phish_url
@@ -16,14 +16,16 @@ from cybexp_filter_phishtank.record import phish_sighting, phish_url
 URL_LIST = "phishtank_feed: a bare URL list"
 
 
-def _url_list(lines: list[str], data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
+def _url_list(
+    lines: list[str], data: Mapping[str, Any], orgid: str, received: object
+) -> Iterator[tuple[str, Any]]:
     """Bare URL list (the original's only format): one malicious sighting per URL."""
     timestamp: float | None = None
     for number, line in enumerate(lines, start=1):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
-        timestamp = file_timestamp(data, URL_LIST) if timestamp is None else timestamp
+        timestamp = file_timestamp(data, URL_LIST, received) if timestamp is None else timestamp
         try:
             url, host = phish_url(entry)
             yield (
@@ -43,7 +45,7 @@ def _first_line(data: Mapping[str, Any], text: str) -> str:
     return file_text({**data, "data": str(data.get("header") or "")}).strip()
 
 
-def _entries(data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
+def _entries(data: Mapping[str, Any], orgid: str, received: object) -> Iterator[tuple[str, Any]]:
     """``(where, record dict | Event | InputError)`` for each entry of the text, by format."""
     text = file_text(data)
     first = _first_line(data, text)
@@ -62,13 +64,13 @@ def _entries(data: Mapping[str, Any], orgid: str) -> Iterator[tuple[str, Any]]:
         for number, row in csv_rows(lines, first):
             yield f"line {number}", row
     else:
-        yield from _url_list(lines, data, orgid)
+        yield from _url_list(lines, data, orgid, received)
 
 
-def _feed_text(data: Mapping[str, Any], orgid: str) -> FilterResult:
-    found = Entries("phishtank_feed", prefix=f"part {data['part']} " if "part" in data else "")
+def _feed_text(data: Mapping[str, Any], orgid: str, received: object) -> FilterResult:
+    found = Entries.of_file("phishtank_feed", data)
     damaged = data.get("encoding") == "latin-1"
-    for where, entry in _entries(data, orgid):
+    for where, entry in _entries(data, orgid, received):
         with found.entry(where):
             if isinstance(entry, InputError):
                 raise entry
@@ -92,19 +94,11 @@ def parse_feed(document: Mapping[str, Any]) -> FilterResult:
 
     :raises InputError: If the document has neither shape or no entry is usable.
     """
-    data = document.get("data")
-    orgid = document.get("orgid")
-    if not isinstance(orgid, str):
-        raise InputError("phishtank_feed: the raw document has no orgid", field="orgid")
-    if isinstance(data, Mapping) and isinstance(data.get("data"), str):
-        return _feed_text(data, orgid)
-    if isinstance(data, Mapping) and ("url" in data or "phish_id" in data):
-        try:
-            event, notes = phish_sighting(data, orgid)
-        except InputError as exc:
-            raise InputError(f"phishtank_feed record: {exc}", field="data") from None
-        return FilterResult(instances=[event], problems=[Problem("record", n) for n in notes])
-    raise InputError(
-        "phishtank_feed: data must hold the dump text in 'data' or be one JSON record with 'url'",
-        field="data",
+    return dispatch_feed(
+        document,
+        "phishtank_feed",
+        text=_feed_text,
+        record=phish_sighting,
+        record_keys=("url", "phish_id"),
+        text_name="the dump text",
     )

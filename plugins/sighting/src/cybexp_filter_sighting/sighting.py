@@ -6,9 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from cybexp_core import Event, FilterResult, InputError, Problem
+from cybexp_core import CATEGORIES, Event, FilterResult, InputError, Problem
 from cybexp_core.builders import sighting_event
-from cybexp_core.models import CATEGORIES
+from cybexp_core.inputs import data_object, orgid_of
 from cybexp_filter_sighting.indicators import indicator
 
 #: Keys of ``data`` that describe the sighting instead of naming an indicator.
@@ -35,8 +35,7 @@ def _label(data: Mapping[str, Any], name: str) -> str:
     value = data.get(name, "unknown")
     if value not in CATEGORIES:
         raise InputError(
-            f"sighting: data.{name} must be one of {', '.join(CATEGORIES)}, "
-            f"got {repr(value)[:60]}",
+            f"sighting: data.{name} must be one of {', '.join(CATEGORIES)}, got {repr(value)[:60]}",
             field=f"data.{name}",
         )
     return str(value)
@@ -51,16 +50,8 @@ def parse_sighting(document: Mapping[str, Any]) -> FilterResult:
     :raises InputError: If ``data`` is not an object, the timestamp, category
         or context is missing or invalid, or no key is a valid indicator.
     """
-    data = document.get("data")
-    if not isinstance(data, Mapping):
-        raise InputError(
-            f"sighting: data must be an object of indicator key/value pairs, "
-            f"got {type(data).__name__}",
-            field="data",
-        )
-    orgid = document.get("orgid")
-    if not isinstance(orgid, str):
-        raise InputError("sighting: the raw document has no orgid", field="orgid")
+    data = data_object(document, "sighting", "an object of indicator key/value pairs")
+    orgid = orgid_of(document, "sighting")
     timestamp = _timestamp(data)
     category, context = _label(data, "category"), _label(data, "context")
     events: list[Event] = []
