@@ -43,6 +43,7 @@ from pymongo.collection import Collection
 from cybexp_core.app import App, pass_app
 from cybexp_core.errors import InputError, InvalidInstanceError
 from cybexp_core.indicators import INDICATOR_TYPES, normalize_host, normalize_url
+from cybexp_core.json_output import to_json
 from cybexp_core.models import Attribute, Child, Object, Session
 
 __all__ = [
@@ -646,6 +647,6 @@ def related(
         raise click.ClickException(f"no instance{kind} holds the value {value!r}")
     result = answer_dict(collection, answer, page, page_size)
     if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
+        click.echo(to_json(result))
     else:
         _print_text(result)
