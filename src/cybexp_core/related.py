@@ -32,7 +32,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -41,25 +41,21 @@ from attrs import define, field
 from pymongo.collection import Collection
 
 from cybexp_core.app import App, pass_app
+from cybexp_core.commands import parse_time
+from cybexp_core.documents import identity_refs
 from cybexp_core.errors import InputError, InvalidInstanceError
 from cybexp_core.indicators import INDICATOR_TYPES, normalize_host, normalize_url
-from cybexp_core.models import Attribute, Child, Object, Session
+from cybexp_core.models import Attribute
+from cybexp_core.reads import chunked, find_by_hashes, ref_sizes
 
 __all__ = [
-    "CHUNK",
     "Answer",
     "Node",
-    "find_by_hashes",
-    "identity_refs",
-    "parse_time",
-    "rebuild_children",
     "related",
     "related_query",
     "start_hashes",
 ]
 
-#: Most hashes in one ``$in`` list on ``_hash``.
-CHUNK = 100
 #: Most hashes in one ``$in`` list on ``_ref``: SecantusDB checks every element of a
 #: candidate's ``_ref`` against the list, so long lists are slow on big sessions.
 REF_CHUNK = 5
@@ -100,52 +96,6 @@ GUESS_TYPES = (
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def chunked(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
-    """``items`` in lists of at most ``size``."""
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def find_by_hashes(
-    collection: Collection,
-    hashes: Iterable[str],
-    projection: Mapping[str, Any],
-    extra: Mapping[str, Any] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Documents whose ``_hash`` is in ``hashes`` (chunked ``$in`` on the unique index)."""
-    for chunk in chunked(dict.fromkeys(hashes)):
-        yield from collection.find({"_hash": {"$in": chunk}, **(extra or {})}, dict(projection))
-
-
-def parse_time(value: str | None) -> float | None:
-    """Epoch seconds from an epoch number or an ISO 8601 date/time (UTC if no zone)."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isfinite(number):
-            return number
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is neither epoch seconds nor an ISO date like 2020-04-28T00:00:00Z"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
 
 
 def _iso(epoch: object) -> str | None:
@@ -219,41 +169,6 @@ def start_hashes(value: str, sub_type: str | None) -> list[str]:
             with contextlib.suppress(InvalidInstanceError):
                 hashes[Attribute(kind, item)._hash] = None  # type: ignore[arg-type]
     return list(hashes)
-
-
-def rebuild_children(data: Mapping[str, Any]) -> list[Child]:
-    """The children of a stored composite, rebuilt from its ``data`` (same hashes)."""
-    children: list[Child] = []
-    for key, values in data.items():
-        for value in values if isinstance(values, list) else [values]:
-            if isinstance(value, Mapping):
-                children.append(Object(key, rebuild_children(value)))
-            else:
-                children.append(Attribute(key, value))
-    return children
-
-
-def identity_refs(doc: Mapping[str, Any]) -> set[str]:
-    """A session's identity hashes: its ``_ref`` minus its events (rebuilt from ``data``)."""
-    own = set(doc.get("_cref") or ())
-    data = doc.get("data")
-    if isinstance(data, Mapping) and data:
-        with contextlib.suppress(InvalidInstanceError):
-            own |= set(Session(str(doc.get("sub_type")), rebuild_children(data))._ref)
-    return own
-
-
-def ref_sizes(collection: Collection, hashes: Iterable[str]) -> dict[str, int]:
-    """Length of the ``_ref`` of each document, without reading the arrays."""
-    sizes: dict[str, int] = {}
-    for chunk in chunked(dict.fromkeys(hashes)):
-        pipeline = [
-            {"$match": {"_hash": {"$in": chunk}}},
-            {"$project": {"_id": 0, "_hash": 1, "n": {"$size": {"$ifNull": ["$_ref", []]}}}},
-        ]
-        for doc in collection.aggregate(pipeline):
-            sizes[doc["_hash"]] = int(doc["n"])
-    return sizes
 
 
 # ---------------------------------------------------------------------------- the walk
@@ -637,8 +552,8 @@ def related(
         value,
         sub_type=sub_type,
         level=level,
-        since=parse_time(since),
-        until=parse_time(until),
+        since=parse_time(since, "--since"),
+        until=parse_time(until, "--until"),
         max_degree=max_degree,
     )
     if not answer.nodes:
