@@ -1,7 +1,9 @@
 """One end-to-end run in a fresh process, so its peak RSS and MongoDB commands are its own.
 
-Usage: python benchmarks/child.py URI DB FILTER[,FILTER] [STOP_AFTER_DOCUMENTS]
-Prints one JSON line: seconds, commands (by name), peak RSS and the run summary.
+Usage: python benchmarks/child.py URI DB FILTER[,FILTER] [STOP_AFTER_DOCUMENTS] [--write-marks]
+Prints one JSON line: seconds, the worker's own CPU seconds (start-up excluded), commands
+(by name), peak RSS and the run summary. ``--write-marks`` turns on the runner's
+compatibility option that still writes the raw documents' ``filters``/``_ref`` marks.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import sys
 import time
 from importlib.metadata import entry_points
 
+import attrs
+from cpu import process_cpu
 from pymongo import monitoring
 
 from cybexp_core.backend import Archive
@@ -53,11 +57,17 @@ def _peak_rss_kb() -> int:
 
 
 def main() -> None:
-    uri, db, names = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
-    stop_after = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    args = [arg for arg in sys.argv[1:] if arg != "--write-marks"]
+    uri, db, names = args[0], args[1], args[2].split(",")
+    stop_after = int(args[3]) if len(args) > 3 else 0
     counter = CommandCounter()
     monitoring.register(counter)
     settings = Settings(mongo_url=uri, db=db)
+    if "--write-marks" in sys.argv:
+        if "write_marks" not in attrs.fields_dict(Settings):
+            print(json.dumps({"unsupported": "runner.write_marks"}))
+            return
+        settings = attrs.evolve(settings, write_marks=True)
     archive = Archive.connect(settings)
     group = [ep for ep in entry_points(group="cybexp.filters") if ep.name in names]
     filters = load_filters(entry_points_=group).filters
@@ -74,14 +84,16 @@ def main() -> None:
     archive.ensure_indexes()
     counter.counts.clear()
     counter.seconds.clear()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), process_cpu()
     summary = runner.run_once()
     seconds = time.perf_counter() - started
+    cpu = process_cpu() - cpu
     peak_kb = _peak_rss_kb()
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "worker_cpu_seconds": cpu,
                 "commands": counter.counts,
                 "command_seconds": {k: round(v, 3) for k, v in counter.seconds.items()},
                 "peak_rss_mb": peak_kb / 1024,

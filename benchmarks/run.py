@@ -6,15 +6,23 @@
 For each workload (Cowrie, email, OpenPhish, PhishTank) it loads raw documents from the corpus
 (``../shared/corpus`` by default) into a fresh database on a fresh server, then:
 
-1. times parse + hash alone (the plugins through their entry points, no database);
+1. times parse + hash alone (the plugins through their entry points, no database), in
+   wall and CPU seconds, caches cold and warm;
 2. runs ``run --once`` end to end in a child process, counting MongoDB commands
-   (pymongo command monitoring) and reading its peak RSS;
-3. measures the *floor*: the same server's time for the minimum writes that
-   output needs (one unordered ``insert_many`` of the new instance documents and
-   one bulk write of the raw-document marks), and prints our time against it.
+   (pymongo command monitoring), its peak RSS, its own CPU (start-up excluded) and the
+   server's CPU (``/proc``, the server's process group, before and after);
+3. measures the *floor*: one unordered ``insert_many`` of the run's final output
+   documents (read back from its database) into a fresh collection with only the indexes
+   an archive reader needs (unique ``_hash``, ``_ref``), and our time as a share of it;
+   beside it the old "marks included" figure (our indexes, the insert, and an update of
+   every raw document), for comparison.
 
-It then compares peak RSS while working through 10k and 200k pending documents
-(``--no-memory`` skips that). The defaults give the README's table.
+Then, for Cowrie: the same documents processed with ``--old`` (200,000) already processed
+documents stored (``filters`` marks, as the original module leaves them) against the fresh
+archive's rate; and the cost of the runner's ``write_marks`` compatibility option, when the
+installed core has it. ``--memory`` adds the peak RSS comparison of 10k and 200k pending
+documents. It prints the issue 14 targets as met / not met. The defaults give the README's
+table; ``--only cowrie --old 0`` is the quick run.
 """
 
 from __future__ import annotations
@@ -31,12 +39,12 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-import orjson
+from cpu import process_cpu, server_cpu
 from pymongo import MongoClient, UpdateOne
+from workloads import WORKLOADS, cowrie_docs
 
 from cybexp_core import Raw
 from cybexp_core.backend import Archive, flatten
-from cybexp_core.ingest import read_file
 from cybexp_core.plugins import load_filters
 from cybexp_core.server import LocalServer
 
@@ -44,70 +52,12 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpus"
 #: The original analytics module on this kind of machine and server (issue 7).
 ORIGINAL = {"cowrie": 9.0, "openphish": 2.0}
-
-
-# ---------------------------------------------------------------------------- workloads
-
-
-def cowrie_docs(corpus: Path, count: int) -> list[Raw]:
-    """Real Cowrie lines; past the corpus size, replicas with new session ids."""
-    lines = [
-        line
-        for path in sorted((corpus / "cowrie").glob("*.json"))
-        if not path.name.startswith("DERIVED")
-        for line in path.read_bytes().splitlines()
-        if line.strip()
-    ]
-    events = [orjson.loads(line) for line in lines]
-    raws: list[Raw] = []
-    replica = 0
-    while len(raws) < count:
-        for event in events:
-            if len(raws) >= count:
-                break
-            if replica:
-                event = {**event, "session": f"{event.get('session')}-r{replica}"}
-            raws.append(Raw("cowrie", event, "bench-org"))
-        replica += 1
-    return raws
-
-
-def email_docs(corpus: Path) -> list[Raw]:
-    return [
-        raw
-        for path in sorted((corpus / "email").glob("*.eml"))
-        for raw in read_file(path, "email", "bench-org", "UTC")
-    ]
-
-
-def openphish_docs(corpus: Path, urls_per_doc: int = 50) -> list[Raw]:
-    """OpenPhish lines in documents of 50 URLs: the original's measure of a feed document."""
-    raws: list[Raw] = []
-    for path in sorted((corpus / "feeds").glob("openphish__*.txt")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for start in range(0, len(lines), urls_per_doc):
-            text = "\n".join(lines[start : start + urls_per_doc])
-            raws.append(
-                Raw("openphish_feed", {"data": text, "timestamp": 1763625600.0}, "bench-org")
-            )
-    return raws
-
-
-def phishtank_docs(corpus: Path) -> list[Raw]:
-    """The PhishTank CSV dump(s) as ``ingest --format file`` stores them."""
-    return [
-        raw
-        for path in sorted((corpus / "feeds").glob("phishtank__*.csv"))
-        for raw in read_file(path, "phishtank_feed", "bench-org", "UTC")
-    ]
-
-
-WORKLOADS = {
-    "cowrie": (["cowrie"], lambda corpus, n: cowrie_docs(corpus, n)),
-    "email": (["email"], lambda corpus, n: email_docs(corpus)),
-    "openphish": (["openphish"], lambda corpus, n: openphish_docs(corpus)),
-    "phishtank": (["phishtank"], lambda corpus, n: phishtank_docs(corpus)),
-}
+COWRIE_ID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"
+#: Issue 14's targets: share of the floor per workload, and the Cowrie figures.
+FLOOR_TARGETS = {"cowrie": 0.6, "email": 0.5, "openphish": 0.5, "phishtank": 0.5}
+AGED_TARGET = 0.8
+PARSE_TARGET = 50_000  # Cowrie events per CPU-second, parse + hash alone
+WORKER_TARGET_US = 80  # worker CPU per raw document, end to end
 
 
 # ---------------------------------------------------------------------------- measurements
@@ -147,7 +97,9 @@ def parse_only(names: list[str], raws: list[Raw], passes: int = 3) -> dict[str, 
             pass
         return time.perf_counter() - started
 
+    cpu = process_cpu()
     cold = one_pass()
+    cpu = process_cpu() - cpu
     warm = min(one_pass() for _ in range(passes))
     instances = sum(
         sum(1 for _ in flatten(result.instances)) for result in results() if result is not None
@@ -155,6 +107,8 @@ def parse_only(names: list[str], raws: list[Raw], passes: int = 3) -> dict[str, 
     gc.unfreeze()
     return {
         "seconds": cold,
+        "cpu_seconds": cpu,
+        "docs_per_cpu_s": len(docs) / cpu if cpu else 0.0,
         "docs_per_s": len(docs) / cold,
         "instances_per_s": instances / cold,
         "warm_docs_per_s": len(docs) / warm,
@@ -162,25 +116,55 @@ def parse_only(names: list[str], raws: list[Raw], passes: int = 3) -> dict[str, 
     }
 
 
-def end_to_end(uri: str, db: str, names: list[str], stop_after: int = 0) -> dict[str, Any]:
+def end_to_end(
+    uri: str,
+    db: str,
+    names: list[str],
+    stop_after: int = 0,
+    *,
+    server: int | None = None,
+    write_marks: bool = False,
+) -> dict[str, Any]:
+    """``run --once`` in a child process; ``server_cpu_seconds`` when ``server`` (the local
+    server's pid) is known."""
     command = [sys.executable, str(HERE / "child.py"), uri, db, ",".join(names)]
     if stop_after:
         command.append(str(stop_after))
+    if write_marks:
+        command.append("--write-marks")
+    before = server_cpu(server)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    result = json.loads(output.strip().splitlines()[-1])
+    after = server_cpu(server)
+    result["server_cpu_seconds"] = None if before is None else after - before
+    return result
 
 
-def floor(client: MongoClient, source_db: str, floor_db: str) -> dict[str, float]:
-    """Time the minimum writes the output of ``source_db`` needs, on the same server."""
+def _timed(server: int | None, work: Any) -> tuple[float, float | None]:
+    """Wall seconds and server CPU seconds of ``work()``."""
+    before, started = server_cpu(server), time.perf_counter()
+    work()
+    seconds, after = time.perf_counter() - started, server_cpu(server)
+    return seconds, None if before is None else after - before
+
+
+def floor(client: MongoClient, source_db: str, server: int | None) -> dict[str, Any]:
+    """The real limit of ``source_db``'s output on the same server, and the old figure."""
     source = client[source_db]["instance"]
-    instances = list(source.find({"itype": {"$ne": "raw"}}, {"_id": 0, "filters": 0}))
+    outputs = list(source.find({"itype": {"$ne": "raw"}}, {"_id": 0}))
     raws = list(source.find({"itype": "raw"}))
+    bare = client[f"{source_db}_floor"]["instance"]
+    bare.create_index([("_hash", 1)], unique=True)
+    bare.create_index([("_ref", 1)])
+    seconds, cpu = _timed(
+        server, lambda: outputs and bare.insert_many([dict(doc) for doc in outputs], ordered=False)
+    )
     marks = [
         UpdateOne(
             {"_id": raw["_id"]},
             {
-                "$addToSet": {"filters": {"$each": raw.get("filters", [])}},
-                "$push": {"_ref": {"$each": raw.get("_ref", [])}},
+                "$addToSet": {"filters": {"$each": raw.get("filters") or ["benchmark"]}},
+                "$push": {"_ref": {"$each": raw.get("_ref") or []}},
             },
         )
         for raw in raws
@@ -188,36 +172,49 @@ def floor(client: MongoClient, source_db: str, floor_db: str) -> dict[str, float
     for raw in raws:
         for key in ("filters", "_ref", "_failed", "_problems", "_ref_truncated"):
             raw.pop(key, None)
-    target = Archive(client[floor_db]["instance"])
-    target.ensure_indexes()
-    target.collection.insert_many(raws, ordered=False)
-    started = time.perf_counter()
-    if instances:
-        target.collection.insert_many(instances, ordered=False)
-    inserted = time.perf_counter()
-    if marks:
-        target.collection.bulk_write(marks, ordered=False)
+    ours = Archive(client[f"{source_db}_marks"]["instance"])
+    ours.ensure_indexes()
+    ours.collection.insert_many(raws, ordered=False)
+
+    def with_marks() -> None:
+        if outputs:
+            ours.collection.insert_many([dict(doc) for doc in outputs], ordered=False)
+        if marks:
+            ours.collection.bulk_write(marks, ordered=False)
+
+    marks_seconds, marks_cpu = _timed(server, with_marks)
+    client.drop_database(f"{source_db}_floor")
+    client.drop_database(f"{source_db}_marks")
     return {
-        "seconds": time.perf_counter() - started,
-        "insert_seconds": inserted - started,
-        "instances": len(instances),
+        "seconds": seconds,
+        "server_cpu_seconds": cpu,
+        "documents": len(outputs),
+        "marks_seconds": marks_seconds,
+        "marks_server_cpu_seconds": marks_cpu,
         "marks": len(marks),
     }
 
 
-def run_workload(name: str, corpus: Path, count: int, uri: str) -> dict[str, Any]:
+def _loaded(client: MongoClient, db: str, raws: list[Raw]) -> Archive:
+    client.drop_database(db)
+    archive = Archive(client[db]["instance"])
+    archive.ensure_indexes()
+    for chunk in _chunks(raws, 5000):
+        archive.insert_raw(chunk)
+    return archive
+
+
+def run_workload(
+    name: str, corpus: Path, count: int, uri: str, server: int | None
+) -> dict[str, Any]:
     names, load = WORKLOADS[name]
     raws = load(corpus, count)
     client: MongoClient = MongoClient(uri)
     db = f"bench_{name}"
-    client.drop_database(db)
-    client.drop_database(f"{db}_floor")
-    archive = Archive(client[db]["instance"])
-    archive.ensure_indexes()
-    archive.insert_raw(raws)
+    _loaded(client, db, raws)
     parse = parse_only(names, raws)
-    e2e = end_to_end(uri, db, names)
-    base = floor(client, db, f"{db}_floor")
+    e2e = end_to_end(uri, db, names, server=server)
+    base = floor(client, db, server)
     commands = sum(e2e["commands"].values())
     totals = [
         sum(f[k] for f in e2e["summary"]["filters"].values())
@@ -230,25 +227,76 @@ def run_workload(name: str, corpus: Path, count: int, uri: str) -> dict[str, Any
         "failed": totals[1],
         "skipped": totals[2],
         "parse_docs_per_s": parse["docs_per_s"],
+        "parse_docs_per_cpu_s": parse["docs_per_cpu_s"],
+        "parse_cpu_seconds": parse["cpu_seconds"],
         "parse_instances_per_s": parse["instances_per_s"],
         "parse_warm_docs_per_s": parse["warm_docs_per_s"],
         "e2e_seconds": e2e["seconds"],
         "e2e_docs_per_s": len(raws) / e2e["seconds"],
         "e2e_instances_per_s": totals[3] / e2e["seconds"],
+        "worker_cpu_seconds": e2e["worker_cpu_seconds"],
+        "worker_cpu_us_per_doc": e2e["worker_cpu_seconds"] / len(raws) * 1e6,
+        "server_cpu_seconds": e2e["server_cpu_seconds"],
         "commands_per_doc": commands / len(raws),
         "commands": e2e["commands"],
         "command_seconds": e2e["command_seconds"],
         "peak_rss_mb": e2e["peak_rss_mb"],
+        "output_documents": base["documents"],
         "floor_seconds": base["seconds"],
-        "floor_insert_seconds": base["insert_seconds"],
-        "new_instance_documents": base["instances"],
+        "floor_server_cpu_seconds": base["server_cpu_seconds"],
         "share_of_floor": base["seconds"] / e2e["seconds"],
+        "marks_floor_seconds": base["marks_seconds"],
+        "marks_floor_server_cpu_seconds": base["marks_server_cpu_seconds"],
+        "share_of_marks_floor": base["marks_seconds"] / e2e["seconds"],
     }
     if ORIGINAL.get(name):
         result["speedup_vs_original"] = result["e2e_docs_per_s"] / ORIGINAL[name]
-    client.drop_database(f"{db}_floor")
+    client.drop_database(db)
     client.close()
     return result
+
+
+def aged(corpus: Path, uri: str, server: int | None, old: int, count: int) -> dict[str, Any]:
+    """Cowrie throughput with ``old`` already processed documents stored before the work."""
+    client: MongoClient = MongoClient(uri)
+    db = "bench_aged"
+    client.drop_database(db)
+    coll = client[db]["instance"]
+    Archive(coll).ensure_indexes()
+    for chunk in _chunks(cowrie_docs(corpus, old, tag="old"), 5000):
+        coll.insert_many([{**raw.doc, "filters": [COWRIE_ID]} for raw in chunk], ordered=False)
+    work = cowrie_docs(corpus, count)
+    Archive(coll).insert_raw(work)
+    e2e = end_to_end(uri, db, ["cowrie"], server=server)
+    client.drop_database(db)
+    client.close()
+    return {
+        "old_documents": old,
+        "raw_documents": len(work),
+        "seconds": e2e["seconds"],
+        "docs_per_s": len(work) / e2e["seconds"],
+        "worker_cpu_seconds": e2e["worker_cpu_seconds"],
+        "server_cpu_seconds": e2e["server_cpu_seconds"],
+    }
+
+
+def marks_option(corpus: Path, uri: str, server: int | None, count: int) -> dict[str, Any]:
+    """Cowrie end to end with the ``write_marks`` compatibility option on."""
+    client: MongoClient = MongoClient(uri)
+    db = "bench_write_marks"
+    work = cowrie_docs(corpus, count)
+    _loaded(client, db, work)
+    e2e = end_to_end(uri, db, ["cowrie"], server=server, write_marks=True)
+    client.drop_database(db)
+    client.close()
+    if "unsupported" in e2e:
+        return {"unsupported": "the installed core has no runner.write_marks"}
+    return {
+        "raw_documents": len(work),
+        "seconds": e2e["seconds"],
+        "docs_per_s": len(work) / e2e["seconds"],
+        "server_cpu_seconds": e2e["server_cpu_seconds"],
+    }
 
 
 def memory(corpus: Path, uri: str, backlogs: tuple[int, ...], work: int) -> list[dict[str, Any]]:
@@ -257,11 +305,7 @@ def memory(corpus: Path, uri: str, backlogs: tuple[int, ...], work: int) -> list
     client: MongoClient = MongoClient(uri)
     for backlog in backlogs:
         db = f"bench_memory_{backlog}"
-        client.drop_database(db)
-        archive = Archive(client[db]["instance"])
-        archive.ensure_indexes()
-        for chunk in _chunks(cowrie_docs(corpus, backlog), 5000):
-            archive.insert_raw(chunk)
+        _loaded(client, db, cowrie_docs(corpus, backlog))
         e2e = end_to_end(uri, db, ["cowrie"], stop_after=work)
         rows.append(
             {
@@ -284,17 +328,25 @@ def _chunks(items: list[Raw], size: int) -> Iterator[list[Raw]]:
 # ---------------------------------------------------------------------------- report
 
 
+def _cpu(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def _print(results: list[dict[str, Any]]) -> None:
     header = (
         "workload",
         "raw docs",
         "e2e docs/s",
-        "instances/s",
+        "wall s",
+        "server CPU s",
+        "worker CPU us/doc",
+        "floor s (server CPU s)",
+        "share of floor",
+        "marks floor s (server CPU s)",
+        "share of marks floor",
         "cmds/doc",
         "peak RSS MB",
-        "floor share",
-        "x original",
-        "parse docs/s (cold)",
+        "parse docs/CPU-s (cold)",
         "parse docs/s (warm)",
     )
     print(" | ".join(header))
@@ -305,18 +357,49 @@ def _print(results: list[dict[str, Any]]) -> None:
                     r["workload"],
                     str(r["raw_documents"]),
                     f"{r['e2e_docs_per_s']:.0f}",
-                    f"{r['e2e_instances_per_s']:.0f}",
+                    f"{r['e2e_seconds']:.1f}",
+                    _cpu(r["server_cpu_seconds"]),
+                    f"{r['worker_cpu_us_per_doc']:.0f}",
+                    f"{r['floor_seconds']:.1f} ({_cpu(r['floor_server_cpu_seconds'])})",
+                    f"{r['share_of_floor']:.0%}",
+                    f"{r['marks_floor_seconds']:.1f} ({_cpu(r['marks_floor_server_cpu_seconds'])})",
+                    f"{r['share_of_marks_floor']:.0%}",
                     f"{r['commands_per_doc']:.4f}",
                     f"{r['peak_rss_mb']:.0f}",
-                    f"{r['share_of_floor']:.0%}",
-                    f"{r.get('speedup_vs_original', 0):.0f}"
-                    if r.get("speedup_vs_original")
-                    else "-",
-                    f"{r['parse_docs_per_s']:.0f}",
+                    f"{r['parse_docs_per_cpu_s']:.0f}",
                     f"{r['parse_warm_docs_per_s']:.0f}",
                 ]
             )
         )
+
+
+def targets(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Issue 14's targets, each with the measured value and whether it is met."""
+    by_name = {r["workload"]: r for r in report["results"]}
+    checks: dict[str, dict[str, Any]] = {}
+    for name, share in FLOOR_TARGETS.items():
+        if name in by_name:
+            value = by_name[name]["share_of_floor"]
+            checks[f"{name} >= {share:.0%} of the floor"] = {"value": value, "met": value >= share}
+    cowrie = by_name.get("cowrie")
+    if cowrie:
+        value = cowrie["parse_docs_per_cpu_s"]
+        checks[f"parse + hash >= {PARSE_TARGET} Cowrie events per CPU-second"] = {
+            "value": value,
+            "met": value >= PARSE_TARGET,
+        }
+        value = cowrie["worker_cpu_us_per_doc"]
+        checks[f"worker <= {WORKER_TARGET_US} us CPU per raw document"] = {
+            "value": value,
+            "met": value <= WORKER_TARGET_US,
+        }
+    if cowrie and report.get("aged"):
+        value = report["aged"]["docs_per_s"] / cowrie["e2e_docs_per_s"]
+        checks[f"{report['aged']['old_documents']} old documents >= {AGED_TARGET:.0%} of fresh"] = {
+            "value": value,
+            "met": value >= AGED_TARGET,
+        }
+    return checks
 
 
 def main() -> None:
@@ -326,42 +409,66 @@ def main() -> None:
     parser.add_argument("--cowrie", type=int, default=17_000, help="Cowrie documents.")
     parser.add_argument("--only", choices=sorted(WORKLOADS), action="append")
     parser.add_argument(
-        "--no-memory",
-        dest="memory",
-        action="store_false",
-        help="Skip comparing peak RSS with 10k and 200k pending documents (takes minutes).",
+        "--old",
+        type=int,
+        help="Already processed documents stored for the aged-archive run (0 skips it; "
+        "default 200,000, or 0 with --only).",
+    )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="Also compare peak RSS with 10k and 200k pending documents (takes minutes).",
     )
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
+    if args.old is None:
+        args.old = 0 if args.only else 200_000
     if not args.corpus.exists():
         parser.error(f"corpus {args.corpus} not found (see --corpus)")
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         server = None
         uri = args.mongo_url
         if not uri:
             server = LocalServer(Path(tmp) / "db", sync_on_commit=False).start()
             uri = server.uri
+        pid = server.process.pid if server is not None and server.process else None
         try:
-            results = []
-            for name in args.only or list(WORKLOADS):
-                results.append(run_workload(name, args.corpus, args.cowrie, uri))
-                print(json.dumps(results[-1]), flush=True)
-            _print(results)
-            report: dict[str, Any] = {"results": results}
-            if args.memory:
-                report["memory"] = memory(args.corpus, uri, (10_000, 200_000), 10_000)
-                for row in report["memory"]:
-                    print(
-                        f"backlog {row['backlog']}: peak RSS {row['peak_rss_mb']:.0f} MB "
-                        f"({row['docs_per_s']:.0f} docs/s)"
-                    )
+            report = _measure(args, uri, pid)
         finally:
             if server is not None:
                 server.stop()
+    report["seconds"] = time.perf_counter() - started
     args.out.mkdir(exist_ok=True)
     path = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
-    print(f"details in {path}")
+    print(f"details in {path} ({report['seconds']:.0f} s in all)")
+
+
+def _measure(args: argparse.Namespace, uri: str, pid: int | None) -> dict[str, Any]:
+    results = []
+    for name in args.only or list(WORKLOADS):
+        results.append(run_workload(name, args.corpus, args.cowrie, uri, pid))
+        print(json.dumps(results[-1]), flush=True)
+    _print(results)
+    report: dict[str, Any] = {"results": results}
+    if any(r["workload"] == "cowrie" for r in results):
+        if args.old:
+            report["aged"] = aged(args.corpus, uri, pid, args.old, args.cowrie)
+            print("aged archive:", json.dumps(report["aged"]), flush=True)
+        report["write_marks"] = marks_option(args.corpus, uri, pid, args.cowrie)
+        print("write_marks:", json.dumps(report["write_marks"]), flush=True)
+    if args.memory:
+        report["memory"] = memory(args.corpus, uri, (10_000, 200_000), 10_000)
+        for row in report["memory"]:
+            print(
+                f"backlog {row['backlog']}: peak RSS {row['peak_rss_mb']:.0f} MB "
+                f"({row['docs_per_s']:.0f} docs/s)"
+            )
+    report["targets"] = targets(report)
+    for label, check in report["targets"].items():
+        print(f"{'met' if check['met'] else 'NOT met'}: {label} ({check['value']:.3g})")
+    return report
 
 
 if __name__ == "__main__":

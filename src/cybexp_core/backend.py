@@ -21,7 +21,7 @@ from typing import Any
 from attrs import define, field
 from pymongo import ASCENDING, MongoClient, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, WriteError
 
 from cybexp_core import bookkeeping
 from cybexp_core.bookkeeping import MAX_RAW_REFS, Outcome
@@ -106,12 +106,30 @@ class Archive:
     # ------------------------------------------------------------------ indexes
 
     def ensure_indexes(self) -> None:
-        """Create the indexes the queries need (idempotent)."""
+        """Create the indexes the queries need (idempotent).
+
+        ``_hash`` is unique per itype, not across them, so a raw document stored
+        with an instance's hash cannot keep that instance out (an archive's
+        older unique ``_hash`` index is replaced, see :meth:`_unique_hash`).
+        """
         coll = self.collection
-        coll.create_index([("_hash", ASCENDING)], unique=True)
+        self._unique_hash()
         coll.create_index([("_ref", ASCENDING)])
         coll.create_index([("itype", ASCENDING), ("sub_type", ASCENDING), ("_id", ASCENDING)])
         coll.create_index([("filters", ASCENDING)])
+
+    def _unique_hash(self) -> None:
+        """The unique ``(_hash, itype)`` index; drop a unique ``_hash`` index once it exists.
+
+        Honest documents of two itypes never share a hash (the itype is hashed),
+        and lookups by ``_hash`` use the compound index's prefix.
+        """
+        coll = self.collection
+        coll.create_index([("_hash", ASCENDING), ("itype", ASCENDING)], unique=True)
+        for name, spec in coll.index_information().items():
+            if spec.get("key") == [("_hash", ASCENDING)] and spec.get("unique"):
+                log.warning("replacing the unique index %s by unique (_hash, itype)", name)
+                coll.drop_index(name)
 
     # ------------------------------------------------------------------ raw documents
 
@@ -218,7 +236,28 @@ class Archive:
             UpdateOne({"_id": outcome.ticket._id}, bookkeeping.mark_update(fid, outcome))
             for outcome in outcomes
         ]
-        return self.collection.bulk_write(ops, ordered=False).matched_count
+        try:
+            return self.collection.bulk_write(ops, ordered=False).matched_count
+        except BulkWriteError as exc:
+            # One document's mark cannot break the batch: each that failed (too large for
+            # 16 MB, say) gets the smallest mark instead.
+            errors = exc.details.get("writeErrors", [])
+            matched = int(exc.details.get("nMatched", 0))
+        for error in errors:
+            outcome = outcomes[error["index"]]
+            log.warning(
+                "mark of %s failed (%s); writing a smaller one",
+                outcome.ticket._id,
+                str(error.get("errmsg"))[:200],
+            )
+            update = bookkeeping.small_mark_update(fid, outcome)
+            try:
+                matched += self.collection.update_one(
+                    {"_id": outcome.ticket._id}, update
+                ).matched_count
+            except (WriteError, DocumentTooLarge) as again:
+                log.error("document %s cannot be marked: %s", outcome.ticket._id, again)
+        return matched
 
     def progress(self, fid: str, version: str, consumes: Iterable[Consumes]) -> Progress:
         """How far filter ``fid`` (at ``version``) is through its inputs."""

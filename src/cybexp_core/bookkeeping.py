@@ -24,6 +24,7 @@ Fields kept on the documents a filter reads (TAHOE does not use them):
 from __future__ import annotations
 
 import hashlib
+import logging
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -35,6 +36,8 @@ from bson import ObjectId
 from cybexp_core.declaration import Consumes, FilterInfo, Problem
 from cybexp_core.ingest import RECEIVED
 from cybexp_core.models import Instance, flatten
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_PROBLEMS",
@@ -58,6 +61,7 @@ __all__ = [
     "open_document",
     "pending_query",
     "selector",
+    "small_mark_update",
     "without_bookkeeping",
 ]
 
@@ -84,11 +88,14 @@ class Ticket:
     listed: Sequence[str] = ()
     #: This filter's last failure record on it (empty when none).
     previous: Mapping[str, Any] = field(factory=dict)
+    #: Bookkeeping fields another writer stored with the wrong type: replaced when marked.
+    bad: frozenset[str] = frozenset()
 
     def attempts_before(self, version: str) -> int:
         """Attempts already spent on this document by this filter version."""
-        if self.previous.get("version") == version:
-            return int(self.previous.get("attempts", 0))
+        attempts = self.previous.get("attempts")
+        if self.previous.get("version") == version and type(attempts) is int:
+            return attempts
         return 0
 
 
@@ -127,9 +134,56 @@ def open_document(doc: dict[str, Any], fid: str) -> Ticket:
     _id = doc.pop("_id")
     if isinstance(_id, ObjectId):  # when the document was stored: see hookspecs.filter
         doc[RECEIVED] = _id.generation_time.timestamp()
-    previous = (doc.pop(FAILED, None) or {}).get(fid) or {}
+    bad = _wrong_types(doc)
+    failed = doc.pop(FAILED, None)
     doc.pop(PROBLEMS, None)
-    return Ticket(_id, doc.get("itype") == "raw", doc.get(REF) or [], previous)
+    previous = failed.get(fid) if isinstance(failed, dict) else None
+    if previous is not None and not isinstance(previous, dict):
+        previous = {"unreadable": previous}  # not ours to read, but removed once processed
+    listed = doc.get(REF) if REF not in bad else None
+    return Ticket(_id, doc.get("itype") == "raw", listed or [], previous or {}, frozenset(bad))
+
+
+#: The type of each bookkeeping field; other writers own the documents and may store anything.
+_TYPES: dict[str, type] = {FILTERS: list, REF: list, FAILED: dict, PROBLEMS: dict}
+
+
+def _wrong_types(doc: Mapping[str, Any]) -> set[str]:
+    """The bookkeeping fields of ``doc`` that hold a value of the wrong type (logged)."""
+    bad = set()
+    for name, kind in _TYPES.items():
+        value = doc.get(name)
+        if name in doc and not isinstance(value, kind):
+            bad.add(name)
+            log.warning(
+                "document %s: %s is a %s, not a %s; it is replaced when the document is marked",
+                doc.get("_hash"),
+                name,
+                type(value).__name__,
+                kind.__name__,
+            )
+    return bad
+
+
+def _repaired(update: dict[str, Any], bad: frozenset[str]) -> dict[str, Any]:
+    """``update`` with each operation on a wrong-typed field turned into a ``$set`` of the
+    whole field (an ``$addToSet``/``$push``/path ``$set`` into a string would fail)."""
+    if not bad:
+        return update
+    sets = update.setdefault("$set", {})
+    for operator in ("$addToSet", "$push", "$set", "$unset"):
+        for path in [p for p in update.get(operator, {}) if p.partition(".")[0] in bad]:
+            if operator == "$set" and "." not in path:
+                continue  # already a whole-field $set
+            value = update[operator].pop(path)
+            name, _, key = path.partition(".")
+            if operator == "$unset":
+                sets[name] = {}
+            elif key:
+                sets[name] = {key: value}
+            else:
+                sets[name] = list(value["$each"]) if isinstance(value, dict) else [value]
+    return {operator: fields for operator, fields in update.items() if fields}
 
 
 def _fingerprint(exc: BaseException) -> str:
@@ -179,6 +233,10 @@ def _raw_refs(instances: Sequence[Instance], listed: set[str], room: int) -> tup
 
 def mark_update(fid: str, outcome: Outcome) -> dict[str, Any]:
     """The update of the input document that records ``outcome`` of filter ``fid``."""
+    return _repaired(_plain_mark(fid, outcome), outcome.ticket.bad)
+
+
+def _plain_mark(fid: str, outcome: Outcome) -> dict[str, Any]:
     ticket = outcome.ticket
     if isinstance(outcome, Failed):
         return {"$set": {f"{FAILED}.{fid}": outcome.record}}
@@ -205,6 +263,20 @@ def mark_update(fid: str, outcome: Outcome) -> dict[str, Any]:
             ],
         }
     return update
+
+
+def small_mark_update(fid: str, outcome: Outcome) -> dict[str, Any]:
+    """The least that records ``outcome``, for a document the full mark of which did not
+    fit (one near MongoDB's 16 MB limit): no ``_ref`` (its count goes in ``_ref_truncated``),
+    no problems, a failure message of 200 characters."""
+    if isinstance(outcome, Failed):
+        record = {**outcome.record, "message": outcome.record["message"][:200]}
+        return _repaired({"$set": {f"{FAILED}.{fid}": record}}, outcome.ticket.bad)
+    update: dict[str, Any] = {"$addToSet": {FILTERS: fid}}
+    if isinstance(outcome, Processed) and outcome.ticket.raw and outcome.instances:
+        refs = {inst._hash for inst in (*outcome.instances, *flatten(outcome.instances))}
+        update["$set"] = {REF_TRUNCATED: len(refs)}
+    return _repaired(update, outcome.ticket.bad)
 
 
 def as_marked(doc: Mapping[str, Any], fid: str, instances: Sequence[Instance]) -> dict[str, Any]:
@@ -269,7 +341,10 @@ def failed_query(
 
 def failure_of(doc: Mapping[str, Any], fid: str) -> dict[str, Any]:
     """Filter ``fid``'s failure record in a document :func:`failed_query` found."""
-    return dict(doc[FAILED][fid])
+    record = doc[FAILED][fid]
+    if isinstance(record, dict):
+        return dict(record)
+    return {"error": "unreadable", "message": f"not a failure record: {record!r}"[:MAX_TEXT]}
 
 
 def failure_projection(fid: str) -> dict[str, Any]:

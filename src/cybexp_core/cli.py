@@ -16,10 +16,11 @@ from cybexp_core.builtin_commands import add_commands
 from cybexp_core.config import load_settings
 from cybexp_core.errors import CybexpError
 from cybexp_core.global_options import GlobalOptionsGroup
-from cybexp_core.ingest import BadLine, read_file, read_jsonl
+from cybexp_core.ingest_command import IngestOptions, ingest_paths
 from cybexp_core.json_output import to_json
 from cybexp_core.logs import level_for, setup_logging
 from cybexp_core.mongo_url import connection_reason
+from cybexp_core.unread import unread_sub_types
 
 log = logging.getLogger("cybexp_core")
 
@@ -119,9 +120,13 @@ def _url_options(
     """The URL options, where one given on the command line beats the other's variable."""
     if url and url_file:
         from_env = click.core.ParameterSource.ENVIRONMENT
-        if ctx.get_parameter_source("mongo_url") is from_env:
+        url_env = ctx.get_parameter_source("mongo_url") is from_env
+        file_env = ctx.get_parameter_source("mongo_url_file") is from_env
+        if url_env and file_env:
+            raise fail("set CYBEXP_MONGO_URL or CYBEXP_MONGO_URL_FILE, not both")
+        if url_env:
             url = None
-        elif ctx.get_parameter_source("mongo_url_file") is from_env:
+        elif file_env:
             url_file = None
     return url, url_file
 
@@ -142,19 +147,30 @@ def _url_options(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "file"]),
+    type=click.Choice(["jsonl", "json", "file"]),
     default="jsonl",
     show_default=True,
-    help="jsonl: one raw per line; file: one raw per file.",
+    help="jsonl: one raw per line; json: one raw per JSON document or array element "
+    "(pretty-printed); file: one raw per file (big feed files in parts, an mbox per message).",
 )
 @click.option(
     "--timestamp",
     metavar="EPOCH|mtime",
     help="With --format file: when the file was fetched, stored as data.timestamp "
-    "(for feeds whose lines carry no time); 'mtime' uses the file's.",
+    "(for feeds whose lines carry no time); 'mtime' uses the file's. Without it, such "
+    "feeds take the time the document was stored.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Store even when the input looks like another --format or its first documents "
+    "all fail with the filter that reads them.",
 )
 @click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "paths",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
 )
 @pass_app
 def ingest(
@@ -164,51 +180,22 @@ def ingest(
     timezone: str,
     fmt: str,
     timestamp: str | None,
+    force: bool,
     paths: Sequence[Path],
 ) -> None:
-    """Store files as raw documents. Bad lines are reported; good ones are kept."""
+    """Store files (gzip, bzip2 and xz too; - for standard input) as raw documents.
+
+    Bad lines are reported; good ones are kept. Warns when no loaded filter reads
+    the sub_type.
+    """
     if not sub_type.isidentifier():
         raise click.BadParameter("must be an identifier", param_hint="--sub-type")
     archive = app.archive()
     archive.ensure_indexes()
-    inserted = existing = 0
-    bad: list[BadLine] = []
-    batch = []
-    for path in paths:
-        if fmt == "jsonl":
-            items = read_jsonl(path, sub_type, orgid, timezone)
-        else:
-            items = read_file(
-                path, sub_type, orgid, timezone, timestamp=_fetch_time(timestamp, path)
-            )
-        for item in items:
-            if isinstance(item, BadLine):
-                bad.append(item)
-                click.echo(f"bad line: {item}", err=True)
-                continue
-            batch.append(item)
-            if len(batch) >= 1000:
-                new, old = archive.insert_raw(batch)
-                inserted, existing, batch = inserted + new, existing + old, []
-    new, old = archive.insert_raw(batch)
-    inserted, existing = inserted + new, existing + old
-    click.echo(
-        f"stored {inserted} raw documents ({existing} already stored) "
-        f"from {len(paths)} files; {len(bad)} bad lines"
-    )
-    if bad:
-        sys.exit(1)
-
-
-def _fetch_time(option: str | None, path: Path) -> float | None:
-    if option is None:
-        return None
-    if option == "mtime":
-        return path.stat().st_mtime
-    try:
-        return float(option)
-    except ValueError:
-        raise click.BadParameter("an epoch number or 'mtime'", param_hint="--timestamp") from None
+    options = IngestOptions(sub_type, orgid, timezone, fmt, timestamp, force)
+    code = ingest_paths(archive, app.filters().filters, paths, options)
+    if code:
+        sys.exit(code)
 
 
 # ---------------------------------------------------------------------------- status
@@ -218,7 +205,8 @@ def _fetch_time(option: str | None, path: Path) -> float | None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Pending, processed and failed counts per filter; instance counts per itype."""
+    """Pending, processed and failed counts per filter; instance counts per itype; raw
+    documents of sub_types no loaded filter reads."""
     report = app.filters()
     archive = app.archive()
     rows = []
@@ -235,8 +223,9 @@ def status(app: App, as_json: bool) -> None:
             }
         )
     instances = archive.instance_counts()
+    unread = unread_sub_types(archive, report.filters)
     if as_json:
-        click.echo(to_json({"filters": rows, "instances": instances}))
+        click.echo(to_json({"filters": rows, "instances": instances, "unread": unread}))
         return
     for row in rows:
         click.echo(
@@ -244,6 +233,9 @@ def status(app: App, as_json: bool) -> None:
             f"{row['processed']:>8}  failed {row['failed']:>6}"
         )
     click.echo("instances: " + ", ".join(f"{k} {v}" for k, v in instances.items()))
+    if unread:
+        listed = ", ".join(f"{sub_type} {count}" for sub_type, count in unread.items())
+        click.echo(f"raw documents no loaded filter reads: {listed}")
 
 
 add_commands(cli)

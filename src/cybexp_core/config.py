@@ -46,6 +46,9 @@ class Settings:
     lease_seconds: float = field(default=600.0, validator=_positive)
     #: Attempts of a document that raised an unexpected error before it is failed.
     max_attempts: int = field(default=3, validator=_positive)
+    #: Most instances (descendants included) one document's output may hold; the rest
+    #: is reported as a problem (``output_limits.py``).
+    max_outputs: int = field(default=100_000, validator=_positive)
     #: Cap of the per-filter back-off after errors (seconds).
     max_backoff: float = field(default=3600.0, validator=_positive)
     #: Cap of the per-filter polling interval when there is no new data (seconds).

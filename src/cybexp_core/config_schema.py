@@ -41,6 +41,7 @@ class RunnerSection(_Section):
     batch_size: int | None = Field(default=None, gt=0)
     lease_seconds: float | None = Field(default=None, gt=0)
     max_attempts: int | None = Field(default=None, gt=0)
+    max_outputs: int | None = Field(default=None, gt=0)
     max_backoff: float | None = Field(default=None, gt=0)
     max_idle: float | None = Field(default=None, gt=0)
     lookback_seconds: float | None = Field(default=None, gt=0)

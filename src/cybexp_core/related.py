@@ -45,6 +45,7 @@ from cybexp_core.commands import parse_time
 from cybexp_core.documents import identity_refs
 from cybexp_core.errors import InputError, InvalidInstanceError
 from cybexp_core.indicators import INDICATOR_TYPES, normalize_host, normalize_url
+from cybexp_core.json_output import to_json
 from cybexp_core.models import Attribute
 from cybexp_core.reads import chunked, find_by_hashes, ref_sizes
 
@@ -561,6 +562,6 @@ def related(
         raise click.ClickException(f"no instance{kind} holds the value {value!r}")
     result = answer_dict(collection, answer, page, page_size)
     if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
+        click.echo(to_json(result))
     else:
         _print_text(result)

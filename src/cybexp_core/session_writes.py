@@ -8,7 +8,7 @@ cap and is marked ``saturated``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attrs import define, field
@@ -44,7 +44,7 @@ class SessionWrite:
     A capped session (``max_events``) lists at most ``limit`` refs: its own
     (identity) refs and ``max_events`` events. Its upsert matches only while
     ``_ref`` is shorter than that, so on a full session it tries to insert and
-    fails on the unique ``_hash`` index; :meth:`retry` then only merges the
+    fails on the unique ``(_hash, itype)`` index; :meth:`retry` then only merges the
     times and marks it ``saturated``. :meth:`trim` cuts what several events
     added at once beyond the limit.
     """
@@ -64,7 +64,7 @@ class SessionWrite:
         if self.limit is None:
             # Two writers upserted the same new session: now it exists, retry as update.
             return [self.upsert()]
-        full = {"_hash": self.query["_hash"], f"_ref.{self.limit - 1}": {"$exists": True}}
+        full = {**_identity(self.query), f"_ref.{self.limit - 1}": {"$exists": True}}
         return [
             # Full: its new events stay out, their times go in. Listed first: servers run
             # an unordered batch in order (mongod and SecantusDB do), so the next op cannot
@@ -83,9 +83,14 @@ class SessionWrite:
         if self.limit is None or self.adds < 2:
             return None
         return UpdateOne(
-            {"_hash": self.query["_hash"], f"_ref.{self.limit}": {"$exists": True}},
+            {**_identity(self.query), f"_ref.{self.limit}": {"$exists": True}},
             {"$push": {"_ref": {"$each": [], "$slice": self.limit}}, "$set": {"saturated": True}},
         )
+
+
+def _identity(query: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``_hash`` and ``itype`` of a session upsert's query."""
+    return {"_hash": query["_hash"], "itype": query["itype"]}
 
 
 def session_update(sessions: Sequence[Session]) -> SessionWrite:
@@ -103,7 +108,8 @@ def session_update(sessions: Sequence[Session]) -> SessionWrite:
     }
     times = _merged_times(sessions)
     update.update(times)
-    query: dict[str, Any] = {"_hash": first._hash}
+    # The itype too: a raw document stored with this hash (forged) is not this session.
+    query: dict[str, Any] = {"_hash": first._hash, "itype": "session"}
     caps = [s.max_events for s in sessions if s.max_events is not None]
     if not caps:
         return SessionWrite(query, update)

@@ -44,6 +44,8 @@ from cybexp_core.bookkeeping import (
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes
 from cybexp_core.errors import InputError
+from cybexp_core.integrity import HashMismatch, verify_raw
+from cybexp_core.output_limits import OutputTooLarge, bound_outputs
 from cybexp_core.plugins import LoadedFilter
 
 __all__ = ["TRANSIENT_ERRORS", "FilterStats", "RunSummary", "Runner"]
@@ -149,10 +151,32 @@ class Runner:
                 error = exc
         return None, error, self.settings.max_attempts
 
+    def _checked_call(
+        self, flt: LoadedFilter, doc: dict[str, Any]
+    ) -> tuple[Any, BaseException | None, int]:
+        """:meth:`_call` for a document whose raw ``_hash`` is its own, with its outputs
+        bounded by ``settings.max_outputs`` and MongoDB's size limit (``output_limits``)."""
+        try:
+            size = verify_raw(doc) if doc.get("itype") == "raw" else 0
+        except HashMismatch as exc:
+            return None, exc, 1
+        result, error, attempts = self._call(flt, doc)
+        if result is None:
+            return result, error, attempts
+        try:
+            kept, problems = bound_outputs(
+                result.instances, self.settings.max_outputs, input_size=size
+            )
+        except OutputTooLarge as exc:
+            return None, exc, attempts
+        if problems:
+            result = attrs.evolve(result, instances=kept, problems=(*result.problems, *problems))
+        return result, None, attempts
+
     def _process(self, flt: LoadedFilter, doc: dict[str, Any], stats: FilterStats) -> Outcome:
         info = flt.info
         ticket = open_document(doc, info.id)
-        result, error, attempts = self._call(flt, doc)
+        result, error, attempts = self._checked_call(flt, doc)
         if error is not None:
             attempts += ticket.attempts_before(info.version)
             record = failure_record(info, error, attempts, final=True)

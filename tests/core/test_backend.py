@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+from pymongo.errors import DuplicateKeyError
+
 from cybexp_core import Attribute, Event, Object, Raw, Session
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
@@ -234,3 +237,19 @@ def test_a_capped_upsert_that_lost_the_insert_race_still_adds_its_events(
     stored = _stored_session(archive)
     assert stored["_ref"][1:] == ["e1", "e2", "e3"] and "saturated" not in stored
     assert (stored["start_time"], stored["end_time"]) == (1.0, 3.0)
+
+
+def test_an_older_unique_hash_index_gives_way_to_hash_and_itype(archive: Archive) -> None:
+    coll = archive.collection
+    coll.create_index([("_hash", 1)], unique=True)
+    attribute = Attribute("ipv4", "203.0.113.9")
+    forged = {**Raw("demo", {"x": 1}, "org-evil").doc, "_hash": attribute._hash}
+    coll.insert_one(forged)
+    archive.ensure_indexes()
+    archive.ensure_indexes()  # idempotent
+    unique = [s["key"] for s in coll.index_information().values() if s.get("unique")]
+    assert unique == [[("_hash", 1), ("itype", 1)]]
+    archive.write_instances([attribute])
+    assert coll.count_documents({"_hash": attribute._hash, "itype": "attribute"}) == 1
+    with pytest.raises(DuplicateKeyError):
+        coll.insert_one({**attribute.doc})

@@ -70,9 +70,9 @@ def test_ingest_keeps_good_lines_and_reports_bad_ones(
 def test_ingest_file_format_splits_large_files(
     invoke: Any, tmp_path: Path, archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cybexp_core import ingest
+    from cybexp_core import rawinput
 
-    monkeypatch.setattr(ingest, "MAX_CHUNK_BYTES", 100)
+    monkeypatch.setattr(rawinput, "MAX_CHUNK_BYTES", 100)
     path = tmp_path / "feed.csv"
     path.write_text("phish_id,url\n" + "".join(f"{i},http://x{i}.example/\n" for i in range(20)))
     assert invoke("ingest", "--sub-type", "feed", "--format", "file", str(path)).exit_code == 0
@@ -186,6 +186,16 @@ def test_the_url_can_come_from_a_file_or_its_variable(
         cli, ["--db", db, "status"], env={"CYBEXP_MONGO_URL_FILE": str(url_file)}
     )
     assert by_env.exit_code == 0 and "embedded" not in by_env.output
+    beaten = CliRunner().invoke(
+        cli,
+        ["--mongo-url", mongo_uri, "--db", db, "status"],
+        env={"CYBEXP_MONGO_URL_FILE": str(tmp_path / "missing")},
+    )
+    assert beaten.exit_code == 0, beaten.output  # the command line wins over the variable
+    both = CliRunner().invoke(
+        cli, ["status"], env={"CYBEXP_MONGO_URL_FILE": str(url_file), "CYBEXP_MONGO_URL": mongo_uri}
+    )
+    assert both.exit_code == 1 and "not both" in both.output
 
 
 def test_run_refuses_to_start_when_a_filter_refuses_its_settings(
@@ -342,6 +352,7 @@ def test_json_output_reference_matches_real_output(
 ) -> None:
     invoke("ingest", "--sub-type", "demo", str(_jsonl(tmp_path, '{"ips": ["1.1.1.1"], "ts": 1}',
                                                       '{"bad": 1}', '{"skip": 1}')))
+    invoke("ingest", "--sub-type", "dmeo", str(_jsonl(tmp_path, '{"ips": [], "ts": 2}')))
     outputs = {
         "run --once --json": invoke("run", "--once", "--json").stdout,
         "status --json": invoke("status", "--json").stdout,

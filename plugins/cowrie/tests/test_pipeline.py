@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cowrie_helpers import ERA_FILES, bad_cases, golden_messages, read_jsonl
+from cowrie_helpers import DATA, ERA_FILES, bad_cases, golden_messages, read_jsonl
 
 from cybexp_core import Raw
 from cybexp_core.testing import run_pipeline
@@ -53,7 +53,7 @@ def test_session_times_do_not_depend_on_arrival_order(archive, mongo_uri):
     from cybexp_core.backend import Archive
     from cybexp_core.config import Settings
 
-    events = read_jsonl(ERA_FILES[0]) + read_jsonl(ERA_FILES[-1])
+    events = read_jsonl(ERA_FILES[0]) + read_jsonl(DATA / "era_2026_cowrie29.jsonl")
     run_pipeline(archive, raws(events), filters=["cowrie"])
     forward = sessions(archive)
     other = Archive.connect(

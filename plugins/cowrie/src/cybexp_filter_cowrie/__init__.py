@@ -1,8 +1,10 @@
 """cybexp-filter-cowrie: Cowrie SSH/Telnet honeypot events to TAHOE instances.
 
 Configured under ``{"filters": {"cowrie": {...}}}``: ``sub_types`` (raw
-sub_types to read, default ``["cowrie", "unr_honeypot"]``) and
-``telnet_sensors`` (sensors whose events are Telnet when they do not say).
+sub_types to read, default ``["cowrie", "unr_honeypot"]``), ``telnet_sensors``
+(sensors whose events are Telnet when they do not say), ``generic_events``
+(extra event ids kept as a generic event) and ``event_paths`` (per sub_type,
+where a shipper's document holds the Cowrie event).
 See README.md for the output and every deviation from CYBEX-P's filter.
 """
 
@@ -17,7 +19,7 @@ from cybexp_filter_cowrie.source import filter_document
 
 __all__ = ["FILTER_ID", "__version__", "configure", "filter", "filter_info"]
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 #: The original filter's id, kept so documents it processed stay processed.
 FILTER_ID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"
 

@@ -9,6 +9,7 @@ from cybexp_core import Event, InputError, Instance, Problem
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.handlers import HANDLERS, SESSION_ONLY
 from cybexp_filter_cowrie.options import Options
+from cybexp_filter_cowrie.protocol import generic
 from cybexp_filter_cowrie.sessions import cowrie_session
 from cybexp_filter_cowrie.vocab import attacker
 
@@ -40,6 +41,9 @@ def convert(
     (the backend keeps the earliest and latest); ``session.closed`` sets the
     end, ``duration`` and ``start_time = end - duration``.
 
+    An event id without a handler that the ``generic_events`` setting names
+    becomes a generic ``cowrie_event``.
+
     :raises InputError: For an unknown event id or a missing or unusable field
         (the message names the event id and the field).
     """
@@ -48,7 +52,13 @@ def convert(
         raise InputError("cowrie: missing field 'eventid'", field="eventid")
     handler = HANDLERS.get(eventid)
     if handler is None and eventid not in SESSION_ONLY:
-        raise InputError(f"{eventid}: unknown Cowrie event id (field 'eventid')", field="eventid")
+        if eventid not in options.generic_events:
+            raise InputError(
+                f"{eventid}: unknown Cowrie event id (field 'eventid'); name it in the "
+                "setting 'generic_events' to keep it as a generic event",
+                field="eventid",
+            )
+        handler = generic
     f = EventFields(event, eventid)
     timestamp = f.timestamp()
     session = f.text("session")

@@ -66,6 +66,8 @@ def client_fingerprint(f: EventFields, protocol: str) -> Built:
     fingerprint = f.text("fingerprint")
     cred = credential(f.text("username"), "ssh_key_fingerprint", fingerprint)
     key_type = f.opt_text("type")
+    if key_type == "Cowrie":  # T-Pot's Logstash ``type`` of every Cowrie document
+        key_type = None
     data = present(cred, attr("ssh_key_type", key_type) if key_type else None)
     return "client_fingerprint", data, [cred, attr("ssh_key_fingerprint", fingerprint)]
 
@@ -93,12 +95,16 @@ def session_input(f: EventFields, protocol: str) -> Built:
 
 
 def tcpip(f: EventFields, protocol: str) -> Built:
-    """*original* ``network_traffic``: dst{host, port}, protocol TCP; ``data`` or ``ja4``.
+    """*original* ``network_traffic``: dst{host, port}, protocol TCP; ``data``, ``ja4``
+    or ``ja4h``.
 
     The host is ``ipv4``/``ipv6``/``domain`` (the original stored it under ``url``).
+    T-Pot's Logstash renames ``dst_ip``/``dst_port`` to ``dest_ip``/``dest_port``.
     """
-    name = f.text("dst_ip")
-    port = f.port("dst_port")
+    if "dst_ip" not in f.event and "dest_ip" in f.event:
+        name, port = f.text("dest_ip"), f.port("dest_port")
+    else:
+        name, port = f.text("dst_ip"), f.port("dst_port")
     try:
         target = dst(name, port)
     except InputError as exc:
@@ -108,6 +114,8 @@ def tcpip(f: EventFields, protocol: str) -> Built:
         data.append(attr("data", f.text("data")))
     elif f.eventid == "cowrie.direct-tcpip.ja4":
         data.append(attr("ja4", f.text("ja4")))
+    elif f.eventid == "cowrie.direct-tcpip.ja4h":
+        data.append(attr("ja4h", f.text("ja4h")))
     return "network_traffic", data, []
 
 

@@ -124,7 +124,15 @@ class EventFields:
         return result
 
     def duration(self) -> float | None:
-        """``duration`` in seconds: a float before Cowrie 2.9, a string such as ``"2.0"`` after."""
+        """The session's length in seconds: Cowrie 3.0's integer ``duration_ms``, else
+        ``duration`` (a float before 2.9, a string such as ``"2.0"`` from 2.9; one 2.x
+        file can hold both)."""
+        if "duration" not in self.event and "duration_ms" in self.event:
+            milliseconds = self.event["duration_ms"]
+            if type(milliseconds) in (int, float) and 0 <= milliseconds < math.inf:
+                return milliseconds / 1000
+            self.problem("duration_ms", f"is not a number of milliseconds ({milliseconds!r})")
+            return None
         value = self.event.get("duration")
         seconds = value
         if type(value) is str:

@@ -14,6 +14,7 @@ from cybexp_filter_cowrie.events import (
     tcpip,
 )
 from cybexp_filter_cowrie.files import download, upload
+from cybexp_filter_cowrie.protocol import malformed_packet, telnet_option
 
 __all__ = ["HANDLERS", "SESSION_ONLY"]
 
@@ -31,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     "cowrie.direct-tcpip.request": tcpip,
     "cowrie.direct-tcpip.data": tcpip,
     "cowrie.direct-tcpip.ja4": tcpip,
+    "cowrie.direct-tcpip.ja4h": tcpip,
     "cowrie.session.file_download": download,
     "cowrie.session.file_download.failed": download,
     "cowrie.session.file_upload": upload,
@@ -40,4 +42,6 @@ HANDLERS: dict[str, Handler] = {
     "cowrie.client.var": client_var,
     "cowrie.session.params": session_params,
     "cowrie.session.connect": session_connect,
+    "cowrie.client.malformed_packet": malformed_packet,
+    "cowrie.telnet.option": telnet_option,
 }

@@ -1,13 +1,13 @@
 """Unwrapping a raw document into Cowrie events, and running :func:`.convert` on each.
 
-Three shapes of ``data`` are read:
-
-- a Cowrie event (``ingest --format jsonl``, sub_type ``cowrie``);
-- a Filebeat document whose ``message`` is the Cowrie event as a JSON string
-  (the original deployment's sub_type ``unr_honeypot``);
-- a whole Cowrie log file, ``{"data": <text>}`` (``ingest --format file``,
-  possibly one part of a split file): one event per line, and a bad line is
-  a problem of the document, not a failure.
+``data`` may be a Cowrie event, or hold one at one of the paths of the
+``event_paths`` setting for its sub_type (as an object or a JSON string):
+Filebeat's ``message`` or ``json``, a Logstash ``cowrie`` target, Wazuh's
+``full_log``; fields the shipper added beside it are ignored. Or it is a whole
+Cowrie log file, ``{"data": <text>}`` (``ingest --format file``, possibly one
+part of a split file): one event per line, and a bad line (a truncated write,
+the NUL bytes a sensor that died mid-write leaves) is a problem of the
+document, not a failure.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cybexp_core import FilterResult, InputError
 from cybexp_core.builders import Entries
 from cybexp_core.inputs import data_object, orgid_of
 from cybexp_filter_cowrie.convert import convert
-from cybexp_filter_cowrie.options import Options
+from cybexp_filter_cowrie.options import Options, Path
 
 __all__ = ["filter_document"]
 
@@ -50,6 +50,29 @@ def _utf8(line: str) -> str:
         return line
 
 
+def _line_event(text: str, where: str) -> tuple[dict[str, Any], int]:
+    """The event of one line, and how many NUL bytes before it were skipped.
+
+    :raises InputError: ``bad line: ...`` when the line is no JSON object.
+    """
+    event = text.lstrip("\x00")
+    skipped = len(text) - len(event)
+    if not event:
+        reason = f"{skipped} NUL bytes (the sensor stopped in the middle of a write)"
+    elif event[0] != "{":
+        reason = f"not a JSON object (it starts with {event[:20]!r})"
+    else:
+        try:
+            parsed = orjson.loads(event)
+        except orjson.JSONDecodeError as exc:
+            reason = f"{'truncated' if event[-1] != '}' else 'not'} JSON ({exc})"
+        else:
+            if isinstance(parsed, dict):
+                return parsed, skipped
+            reason = f"a JSON {type(parsed).__name__}, not an object"
+    raise InputError(f"cowrie: {where} is a bad line: {reason}")
+
+
 def _file_lines(data: Mapping[str, Any], orgid: str, options: Options) -> FilterResult:
     """Every line of a Cowrie log file (or part of one); bad lines become problems."""
     found = Entries.of_file("cowrie", data, unit="line")
@@ -61,14 +84,41 @@ def _file_lines(data: Mapping[str, Any], orgid: str, options: Options) -> Filter
             continue
         where = f"line {number}"
         with found.entry(where):
-            event = _loads(text, found.prefix + where)
-            if not isinstance(event, dict):
-                raise InputError(
-                    f"cowrie: {found.prefix}{where} is a JSON {type(event).__name__}, not an object"
-                )
+            event, skipped_nul = _line_event(text, found.prefix + where)
+            if skipped_nul:
+                found.problem(where, f"{skipped_nul} NUL bytes before the event skipped")
             made, skipped = convert(event, orgid, options)
             found.extend(made, where, skipped)
     return found.result()
+
+
+def _at(data: Mapping[str, Any], path: Path) -> Any:
+    value: Any = data
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _wrapped_event(
+    data: Mapping[str, Any], paths: tuple[Path, ...]
+) -> tuple[Mapping[str, Any] | None, list[str]]:
+    """The Cowrie event at the first of ``paths`` holding one (an object with an
+    ``eventid``, or its JSON text), and why the other paths did not."""
+    notes = []
+    for path in paths:
+        value = _at(data, path)
+        name = ".".join(path) or "the top level"
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError as exc:
+                notes.append(f"{name!r} is not JSON: {exc}")
+                continue
+        if isinstance(value, Mapping) and "eventid" in value:
+            return value, notes
+    return None, notes
 
 
 def filter_document(document: Mapping[str, Any], options: Options) -> FilterResult:
@@ -82,13 +132,18 @@ def filter_document(document: Mapping[str, Any], options: Options) -> FilterResu
     data = data_object(document, "cowrie", "a JSON object")
     hint = None
     if "eventid" not in data:
-        message = data.get("message")
-        if isinstance(message, str) and message.lstrip().startswith("{"):
-            hint = _sensor_type(data)
-            data = _loads(message, "Filebeat 'message'")
-            if not isinstance(data, dict):
-                raise InputError("cowrie: Filebeat 'message' is not a JSON object")
-        elif isinstance(data.get("data"), str):
-            return _file_lines(data, orgid, options)
+        paths = options.paths_for(document.get("sub_type"))
+        event, notes = _wrapped_event(data, paths)
+        if event is None:
+            if isinstance(data.get("data"), str):
+                return _file_lines(data, orgid, options)
+            looked = ", ".join(repr(".".join(p) or ".") for p in paths)
+            raise InputError(
+                f"cowrie: missing field 'eventid': no Cowrie event in data at {looked}"
+                + "".join(f"; {note}" for note in notes),
+                field="eventid",
+            )
+        hint = _sensor_type(data)
+        data = event
     instances, problems = convert(data, orgid, options, hint)
     return FilterResult(instances=instances, problems=problems)

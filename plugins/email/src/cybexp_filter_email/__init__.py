@@ -15,7 +15,7 @@ __all__ = ["configure", "filter", "filter_info"]
 
 #: The original filter's id (CYBEX-P ``filters/email.py``): kept so marks stay valid.
 FILTER_ID = "6e52bc6a-af7f-41ea-8684-e39c42d4aa3f"
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 
 @hookimpl

@@ -159,7 +159,9 @@ def _message_children(
         children.append(Attribute("subject", subject))
     if content.body is not None:
         children.append(Attribute("body", content.body))
-    missing = [h for h in ("From", "To", "Subject") if not header_text(msg, h)]
+    missing = [h for h in ("To", "Subject") if not header_text(msg, h)]
+    if not senders:  # absent, empty ("From:") or a null sender ("From: <>")
+        missing.insert(0, "From")
     if missing:
         problems.append(Problem("headers", "no " + ", ".join(missing)))
     return children, problems

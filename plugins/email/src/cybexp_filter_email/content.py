@@ -14,6 +14,7 @@ from string import ascii_letters, digits
 from attrs import define, field
 
 from cybexp_core import Problem
+from cybexp_filter_email.filenames import attachment_filename
 from cybexp_filter_email.headers import clean
 from cybexp_filter_email.htmltext import render_html
 from cybexp_filter_email.message import CUT_MARK
@@ -177,16 +178,6 @@ def _rest_of_cut_part(msg: Message, rest: tuple[str, int]) -> Iterator[str]:
     return _slices(text, start, min(ends, default=len(text)))
 
 
-def _filename(part: Message) -> str | None:
-    try:
-        name = part.get_filename()
-    except Exception:  # noqa: BLE001 - stdlib parser bug on a hostile parameter
-        name = None
-    if not name:
-        return None
-    return clean(str(name)).strip() or None
-
-
 def _is_attachment(part: Message, filename: str | None) -> bool:
     try:
         disposition = part.get_content_disposition()
@@ -234,7 +225,9 @@ def _find_body(msg: EmailMessage, leaves: list[Message]) -> Message | None:
         return body
     for ctype in ("text/plain", "text/html"):
         for part in leaves:
-            if part.get_content_type() == ctype and not _is_attachment(part, _filename(part)):
+            if part.get_content_type() == ctype and not _is_attachment(
+                part, attachment_filename(part)
+            ):
                 return part
     return None
 
@@ -263,7 +256,7 @@ def read_content(
         if cut:
             payload = payload.split(CUT_MARK, 1)[0]
         ctype = part.get_content_type()
-        filename = _filename(part)
+        filename = attachment_filename(part)
         if part is body_part or not _is_attachment(part, filename):
             text, note = _part_text(part, payload[:max_part_chars], latin1)
             if note:

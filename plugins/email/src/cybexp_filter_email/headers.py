@@ -125,7 +125,9 @@ def mailboxes(msg: EmailMessage, names: Iterable[str]) -> list[Mailbox]:
         if not boxes:  # nothing parses: keep the text as written, never lose it
             for value in raw_values(msg, name):
                 text = clean(_decode_raw(value)).strip()
-                if text and not text.endswith(";"):  # "undisclosed-recipients:;" is empty
+                if not text.strip('<>" '):  # "<>" (a null sender) is an empty field
+                    continue
+                if not text.endswith(";"):  # "undisclosed-recipients:;" is empty
                     boxes.append((None, text) if "@" in text else (text, None))
         found.update(dict.fromkeys(boxes))
     return list(found)

@@ -9,6 +9,7 @@ from typing import Any
 from cybexp_core import Attribute, Event, InputError, Object
 from cybexp_core.indicators import normalize_host
 from cybexp_filter_openphish.community import url_sighting
+from cybexp_filter_openphish.details import openphish_object
 
 #: OpenPhish's ``isotime``: ``2018-02-06T15:16:06Z``.
 ISOTIME = "%Y-%m-%dT%H:%M:%S%z"
@@ -54,8 +55,9 @@ def _network(record: Mapping[str, Any]) -> tuple[Object | None, list[str]]:
 def record_sighting(record: Mapping[str, Any], orgid: str) -> tuple[Event, list[str]]:
     """A malicious sighting of ``record["url"]`` at ``isotime``, and notes on dropped fields.
 
-    Kept: the URL and its host, ``brand`` as ``phish_target``, and ``ip``,
-    ``asn``, ``country_code`` as a ``network`` object.
+    Kept: the URL and its host, ``brand`` as ``phish_target``, ``ip``,
+    ``asn``, ``country_code`` as a ``network`` object, and the other fields in
+    an ``openphish`` object (:mod:`cybexp_filter_openphish.details`).
 
     :raises InputError: If the URL or the time is missing or invalid.
     """
@@ -70,4 +72,8 @@ def record_sighting(record: Mapping[str, Any], orgid: str) -> tuple[Event, list[
     network, notes = _network(record)
     if network is not None:
         extra.append(network)
+    details, dropped = openphish_object(record)
+    notes.extend(dropped)
+    if details is not None:
+        extra.append(details)
     return url_sighting(url, orgid, timestamp, extra), notes

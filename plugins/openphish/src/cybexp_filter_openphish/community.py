@@ -8,8 +8,9 @@ from cybexp_core import Attribute, Event, Object
 from cybexp_core.builders import sighting_event
 from cybexp_core.indicators import url_attributes
 
-#: Schemes OpenPhish lists; anything else (``hxxp``, ``javascript``, ``data``) is refused.
-SCHEMES = ("http", "https")
+#: Schemes OpenPhish lists (``ftp://`` phishes appear in the community feed); anything
+#: else (``hxxp``, ``javascript``, ``data``) is refused.
+SCHEMES = ("http", "https", "ftp")
 
 
 def url_sighting(

@@ -12,6 +12,9 @@ from cybexp_core.inputs import dispatch_feed, file_text, file_timestamp
 from cybexp_filter_openphish.commercial import record_sighting
 from cybexp_filter_openphish.community import url_sighting
 
+#: Lines one document may hold (``ingest`` makes parts of at most 5,000), so that
+#: parsing it stays well under 300 MB.
+MAX_LINES = 10_000
 #: What needs ``data.timestamp``, for the message when it is missing.
 COMMUNITY = "openphish_feed: the community feed (a URL a line)"
 
@@ -27,6 +30,12 @@ def _record(line: str) -> Mapping[str, Any]:
 
 
 def _feed_text(data: Mapping[str, Any], orgid: str, received: object) -> FilterResult:
+    lines = data["data"].count("\n")
+    if lines > MAX_LINES:
+        raise InputError(
+            f"openphish_feed: {lines} lines in one document; the limit is {MAX_LINES}: store "
+            "the feed with `cybexp-analytics ingest --format file`, which cuts it into parts"
+        )
     found = Entries.of_file("openphish_feed", data)
     fetched: float | None = None
     for number, line in enumerate(file_text(data).split("\n"), start=1):

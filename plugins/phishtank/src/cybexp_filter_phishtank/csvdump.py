@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 from cybexp_core import InputError
 
-#: Columns a row needs; the others (phish_detail_url, online, ...) are optional.
-REQUIRED = ("phish_id", "url", "submission_time", "verified")
+#: Columns a row needs; the others (verified, phish_detail_url, online, ...) are optional:
+#: the 4-column variant is ``phish_id,url,phish_detail_url,submission_time``.
+REQUIRED = ("phish_id", "url", "submission_time")
 
 
 def is_header(line: str) -> bool:
@@ -49,14 +50,32 @@ def csv_rows(lines: list[str], header: str) -> Iterator[tuple[int, dict[str, str
         text = line.strip().removeprefix("\ufeff")
         if not text or text == header:
             continue
-        try:
-            row = next(csv.reader([line.rstrip("\r")], strict=True))
-        except csv.Error as exc:
-            reason = "unterminated quote" if "end of data" in str(exc) else str(exc)
-            yield number, InputError(f"CSV: {reason}")
+        row, problem = _row(line.rstrip("\r"), width)
+        if row is None:
+            yield number, InputError(f"CSV: {problem}")
             continue
         if len(row) != width:
             hint = "missing column?" if len(row) < width else "extra column or unquoted comma?"
             yield number, InputError(f"{len(row)} columns, expected {width} ({hint})")
             continue
         yield number, dict(zip(names, row, strict=True))
+
+
+def _parse(line: str, **dialect: object) -> list[str] | str:
+    try:
+        return next(csv.reader([line], strict=True, **dialect))  # type: ignore[arg-type]
+    except csv.Error as exc:
+        return "unterminated quote" if "end of data" in str(exc) else str(exc)
+
+
+def _row(line: str, width: int) -> tuple[list[str] | None, str]:
+    """The fields of one line: RFC 4180 quoting (``""`` inside quotes, today's dumps), else
+    the backslash escapes of older dumps (PHP's ``fputcsv``: ``\\"`` inside quotes, 2012)."""
+    row = _parse(line)
+    if isinstance(row, list) and len(row) == width:
+        return row, ""
+    if "\\" in line:
+        old = _parse(line, escapechar="\\", doublequote=True)
+        if isinstance(old, list) and len(old) == width:
+            return old, ""
+    return (row, "") if isinstance(row, list) else (None, row)

@@ -11,7 +11,12 @@ from cybexp_core.inputs import dispatch_feed, file_text, file_timestamp
 from cybexp_filter_phishtank.csvdump import csv_rows, is_header
 from cybexp_filter_phishtank.jsondump import array_records, json_lines
 from cybexp_filter_phishtank.record import phish_sighting, phish_url
+from cybexp_filter_phishtank.xmldump import is_xml, xml_records
 
+#: Rows (lines, JSON records, XML entries) one document may hold: ``ingest`` makes parts
+#: of at most 5,000 (``cybexp_core.rawinput.MAX_CHUNK_RECORDS``), so only a document
+#: inserted otherwise reaches this; parsing it stays well under 300 MB.
+MAX_ROWS = 10_000
 #: What needs ``data.timestamp``, for the message when it is missing.
 URL_LIST = "phishtank_feed: a bare URL list"
 
@@ -49,8 +54,12 @@ def _entries(data: Mapping[str, Any], orgid: str, received: object) -> Iterator[
     """``(where, record dict | Event | InputError)`` for each entry of the text, by format."""
     text = file_text(data)
     first = _first_line(data, text)
+    if is_xml(first):
+        yield from xml_records(text)
+        return
     if first.startswith("["):
-        yield from array_records(text, opened=data.get("part", 1) != 1)
+        # A part cut between records by ingest is a whole array; one cut by bytes is not.
+        yield from array_records(text, opened=not text.lstrip().startswith("["))
         return
     lines = text.split("\n")
     if data.get("encoding") == "latin-1":
@@ -67,7 +76,19 @@ def _entries(data: Mapping[str, Any], orgid: str, received: object) -> Iterator[
         yield from _url_list(lines, data, orgid, received)
 
 
+def _check_size(text: str) -> None:
+    """Refuse a document with more rows than one is parsed with in bounded memory."""
+    rows = max(text.count("\n"), text.count('"url"'), text.count("<entry>"))
+    if rows > MAX_ROWS:
+        raise InputError(
+            f"phishtank_feed: about {rows} rows in one document; the limit is {MAX_ROWS} "
+            "(~7 KB of memory each while parsed): store the dump with "
+            "`cybexp-analytics ingest --format file`, which cuts it into parts"
+        )
+
+
 def _feed_text(data: Mapping[str, Any], orgid: str, received: object) -> FilterResult:
+    _check_size(data["data"])
     found = Entries.of_file("phishtank_feed", data)
     damaged = data.get("encoding") == "latin-1"
     for where, entry in _entries(data, orgid, received):

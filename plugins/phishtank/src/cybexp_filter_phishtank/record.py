@@ -73,7 +73,8 @@ def phish_sighting(record: Mapping[str, Any], orgid: str) -> tuple[Event, list[s
     notes: list[str] = []
     url, host = phish_url(record.get("url"))
     timestamp = iso_time(record.get("submission_time"), "submission_time")
-    verified = _verified(record.get("verified"))
+    # The 4-column CSV variant has no verified column: not known to be verified.
+    verified = _verified(record.get("verified")) if "verified" in record else False
     extra: list[Attribute | Object] = [host, _phishtank_object(record, verified, notes)]
     target = record.get("target")
     if isinstance(target, str) and target.strip() and target.strip().lower() != NO_TARGET:
