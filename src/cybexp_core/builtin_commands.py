@@ -15,7 +15,7 @@ import click
 from cybexp_core.failed_cli import failed
 from cybexp_core.plugins import add_plugin_commands, hookimpl
 from cybexp_core.plugins_cli import check, plugins
-from cybexp_core.related import related
+from cybexp_core.related_cli import related
 from cybexp_core.run_cli import run
 from cybexp_core.scaffold import new_plugin
 from cybexp_core.server_cli import server

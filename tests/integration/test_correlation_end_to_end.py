@@ -16,7 +16,7 @@ from cybexp_core import Attribute, Raw, Session
 from cybexp_core.app import App
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
-from cybexp_core.related import related
+from cybexp_core.related_cli import related
 from cybexp_core.testing import run_pipeline
 from cybexp_filter_correlation.threatrank import update_scores
 
