@@ -38,7 +38,7 @@ from pymongo.collection import Collection
 
 from cybexp_core.documents import identity_refs
 from cybexp_core.reads import chunked, find_by_hashes
-from cybexp_core.related_values import start_hashes
+from cybexp_core.related_values import FALLBACK_TYPES, start_hashes
 
 __all__ = ["Answer", "Node", "related_query"]
 
@@ -241,11 +241,16 @@ def related_query(
     since: float | None = None,
     until: float | None = None,
     max_degree: int = 1000,
+    guess_types: Sequence[str] = FALLBACK_TYPES,
 ) -> Answer:
-    """Walk the archive from VALUE out to ``level`` steps (see the module docstring)."""
+    """Walk the archive from VALUE out to ``level`` steps (see the module docstring).
+
+    ``guess_types`` are the attribute sub_types VALUE is tried as without ``sub_type``
+    (the ``indicator_types`` the loaded filters declare).
+    """
     answer = Answer(value, sub_type, level)
     walker = _Walker(collection, answer, since, until, max_degree)
-    starts = walker.fetch(start_hashes(value, sub_type), with_refs=level > 0)
+    starts = walker.fetch(start_hashes(value, sub_type, guess_types), with_refs=level > 0)
     frontier = walker.add(starts, 0)
     for step in range(1, level + 1):
         if not frontier:

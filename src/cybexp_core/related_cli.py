@@ -19,6 +19,7 @@ from cybexp_core.documents import identity_refs
 from cybexp_core.json_output import to_json
 from cybexp_core.reads import find_by_hashes, ref_sizes
 from cybexp_core.related import Answer, Node, related_query
+from cybexp_core.related_values import FALLBACK_TYPES
 
 __all__ = ["MAX_TEXT_CHARS", "answer_dict", "related", "shortened"]
 
@@ -133,6 +134,12 @@ def _counts(counter: Mapping[str, int]) -> str:
     return ", ".join(f"{key} {count}" for key, count in counter.items())
 
 
+def guess_types(app: App) -> tuple[str, ...]:
+    """The ``indicator_types`` the loaded filters declare (the core's own when none does)."""
+    declared = [t for f in app.filters().filters for t in f.info.indicator_types]
+    return tuple(dict.fromkeys(declared)) or FALLBACK_TYPES
+
+
 #: Longest value printed whole in text output (``--json`` keeps every value whole).
 MAX_TEXT_CHARS = 200
 
@@ -245,6 +252,7 @@ def related(
         since=parse_time(since, "--since"),
         until=parse_time(until, "--until"),
         max_degree=max_degree,
+        guess_types=guess_types(app),
     )
     if not answer.nodes:
         kind = f" of type {sub_type}" if sub_type else ""

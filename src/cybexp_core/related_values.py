@@ -5,29 +5,20 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from collections.abc import Sequence
 
 from cybexp_core.errors import InputError, InvalidInstanceError
 from cybexp_core.indicators import INDICATOR_TYPES, normalize_host, normalize_url
 from cybexp_core.models import Attribute
 
-__all__ = ["GUESS_TYPES", "start_hashes"]
+__all__ = ["FALLBACK_TYPES", "start_hashes"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
-#: Attribute sub_types tried for a VALUE given without --type.
-GUESS_TYPES = (
-    *INDICATOR_TYPES,
-    "username",
-    "password",
-    "filename",
-    "name",
-    "subject",
-    "shell_command",
-    "phish_target",
-    "asn",
-    "port",
-)
+#: Tried for a VALUE given without --type when no loaded filter declares
+#: ``FilterInfo.indicator_types``.
+FALLBACK_TYPES = INDICATOR_TYPES
 
 
 def _typed_values(text: str) -> list[object]:
@@ -79,13 +70,15 @@ def _plausible(sub_type: str, item: object) -> bool:
     return True
 
 
-def start_hashes(value: str, sub_type: str | None) -> list[str]:
+def start_hashes(
+    value: str, sub_type: str | None, guess_types: Sequence[str] = FALLBACK_TYPES
+) -> list[str]:
     """Hashes of the instances VALUE may be: attributes of ``sub_type`` (or of likely
     sub_types), in stored and normalised forms, and VALUE itself if it is a hash."""
     hashes: dict[str, None] = {}
     if _HEX64.match(value.strip().lower()):
         hashes[value.strip().lower()] = None
-    for kind in [sub_type] if sub_type else GUESS_TYPES:
+    for kind in [sub_type] if sub_type else guess_types:
         for item in [*_typed_values(value), *_normalised(kind, value)]:
             if sub_type is None and not _plausible(kind, item):
                 continue

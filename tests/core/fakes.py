@@ -132,7 +132,13 @@ class WithCommand:
 
     @hookimpl
     def filter_info(self) -> FilterInfo:
-        return FilterInfo(id="fake-command", name="withcommand", version="1", consumes=["demo"])
+        return FilterInfo(
+            id="fake-command",
+            name="withcommand",
+            version="1",
+            consumes=["demo"],
+            indicator_types=["shell_command"],
+        )
 
     @hookimpl
     def filter(self, document: dict[str, Any]) -> list[Any]:

@@ -32,7 +32,7 @@ def configure(settings: Mapping[str, Any]) -> Options:
 
 
 @hookimpl
-def filter_info() -> FilterInfo:
+def filter_info(options: Options) -> FilterInfo:
     """Declare the filter: it reads every event."""
     return FilterInfo(
         id=FILTER_ID,
@@ -40,6 +40,7 @@ def filter_info() -> FilterInfo:
         version=__version__,
         consumes=[Consumes("event")],
         description="A correlation session per shared indicator (ipv4, url, sha256, ...)",
+        indicator_types=options.attributes,
     )
 
 
