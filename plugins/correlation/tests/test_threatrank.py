@@ -58,13 +58,8 @@ from cybexp_core import Attribute, Event
 from cybexp_core.app import App
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
-from cybexp_filter_correlation.threatrank import (
-    EventNode,
-    Graph,
-    score_events,
-    threatrank,
-    update_scores,
-)
+from cybexp_filter_correlation.rank import EventNode, Graph, score_events
+from cybexp_filter_correlation.threatrank import threatrank, update_scores
 
 A = Attribute("ipv4", "198.51.100.1")
 B = Attribute("url", "http://b.example.org/x")

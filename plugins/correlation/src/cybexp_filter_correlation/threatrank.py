@@ -73,32 +73,16 @@ from pymongo.collection import Collection
 
 from cybexp_core.commands import Archive, parse_time, pass_archive
 from cybexp_core.reads import chunked
-from cybexp_filter_correlation.graph import Loader, load_graph
+from cybexp_filter_correlation.graph import Loader
 from cybexp_filter_correlation.rank import (
     DEFAULT_DECAY,
     DEFAULT_DEPTH,
     DEFAULT_MAX_DEGREE,
     INDICATOR_SESSION,
-    EventNode,
-    Graph,
-    Score,
     score_events,
 )
 
-__all__ = [
-    "DEFAULT_DECAY",
-    "DEFAULT_DEPTH",
-    "DEFAULT_MAX_DEGREE",
-    "INDICATOR_SESSION",
-    "EventNode",
-    "Graph",
-    "Report",
-    "Score",
-    "load_graph",
-    "score_events",
-    "threatrank",
-    "update_scores",
-]
+__all__ = ["Report", "threatrank", "update_scores"]
 
 #: New events whose neighbourhood is loaded and rescored at once.
 BATCH = 200
