@@ -85,3 +85,11 @@ def benchmark(session: nox.Session) -> None:
     _install_core(session)
     _install_plugins(session, PLUGINS)
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def latency(session: nox.Session) -> None:
+    """Insert-to-processed latency of the daemon at 100 documents/s (benchmarks/latency.py)."""
+    _install_core(session)
+    _install_plugins(session, PLUGINS)
+    session.run("python", "benchmarks/latency.py", *session.posargs)

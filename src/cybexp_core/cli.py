@@ -16,6 +16,7 @@ from cybexp_core.builtin_commands import add_commands
 from cybexp_core.config import load_settings
 from cybexp_core.errors import CybexpError
 from cybexp_core.global_options import GlobalOptionsGroup
+from cybexp_core.heartbeat import WORKERS_COLLECTION, describe_workers, worker_rows
 from cybexp_core.ingest_command import IngestOptions, ingest_paths
 from cybexp_core.json_output import to_json
 from cybexp_core.logs import level_for, setup_logging
@@ -224,8 +225,10 @@ def status(app: App, as_json: bool) -> None:
         )
     instances = archive.instance_counts()
     unread = unread_sub_types(archive, report.filters)
+    workers = worker_rows(archive.collection.database[WORKERS_COLLECTION])
     if as_json:
-        click.echo(to_json({"filters": rows, "instances": instances, "unread": unread}))
+        body = {"filters": rows, "instances": instances, "unread": unread, "workers": workers}
+        click.echo(to_json(body))
         return
     for row in rows:
         click.echo(
@@ -236,6 +239,7 @@ def status(app: App, as_json: bool) -> None:
     if unread:
         listed = ", ".join(f"{sub_type} {count}" for sub_type, count in unread.items())
         click.echo(f"raw documents no loaded filter reads: {listed}")
+    click.echo("\n".join(describe_workers(workers)))
 
 
 add_commands(cli)

@@ -1,8 +1,11 @@
 """``cybexp-analytics run`` without ``--once``: the daemon loop over a :class:`Runner`.
 
-The runner knows how to drain one filter; this module decides *when*: every
-filter has its own back-off, an outage of the database pauses work without
-ending the loop, and ``runner.stop_event`` ends it.
+The runner knows how to drain one filter; this module decides *when*: a filter
+runs when a change stream shows new input for it (``streams.py``), or when its
+poll is due (every filter has its own back-off, the safety net). An outage of
+the database pauses work without ending the loop, and ``runner.stop_event``
+ends it. It logs one line per batch of work and one per change of state, and
+feeds the metrics and the heartbeat when given.
 """
 
 from __future__ import annotations
@@ -11,17 +14,27 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime, timezone
 
 from attrs import define, field
+from bson import ObjectId
+from pymongo import ASCENDING
 from pymongo.errors import PyMongoError
 
 from cybexp_core.backend import Archive
 from cybexp_core.backoff import Backoff
+from cybexp_core.heartbeat import WORKERS_COLLECTION, Heartbeat
+from cybexp_core.leases import STATE_COLLECTION
+from cybexp_core.metrics import Metrics
+from cybexp_core.plugins import LoadedFilter
+from cybexp_core.streams import ChangeWatcher
 from cybexp_core.worker import TRANSIENT_ERRORS, FilterStats, Runner, RunSummary
 
 __all__ = ["Daemon", "wait_for_database"]
 
 log = logging.getLogger(__name__)
+#: Seconds between refreshes of the pending / lag / leases gauges.
+GAUGES_EVERY = 15.0
 
 
 def wait_for_database(archive: Archive, stop: threading.Event, *, cap: float = 60.0) -> bool:
@@ -48,12 +61,55 @@ def wait_for_database(archive: Archive, stop: threading.Event, *, cap: float = 6
     return False
 
 
+def _log_batch(name: str, stats: FilterStats, seconds: float) -> None:
+    rate = stats.handled / seconds if seconds > 0 else 0.0
+    log.info(
+        "%s: %d documents (%d failed, %d not for it), %d instances in %.2fs (%.0f documents/s)",
+        name,
+        stats.handled,
+        stats.failed,
+        stats.skipped,
+        stats.instances,
+        seconds,
+        rate,
+    )
+
+
 @define
 class Daemon:
-    """Drains each of ``runner``'s filters when it is due, until ``runner.stop_event`` is set."""
+    """Drains each of ``runner``'s filters when new input arrives or its poll is due, until
+    ``runner.stop_event`` is set."""
 
     runner: Runner
+    metrics: Metrics | None = None
+    #: Follow change streams (falls back to polling where the server has none).
+    streams: bool = True
     _outage: bool = field(default=False, init=False)
+    _woken: set[str] = field(factory=set, init=False)
+    _wake: threading.Event = field(factory=threading.Event, init=False)
+    _lock: threading.Lock = field(factory=threading.Lock, init=False)
+    watcher: ChangeWatcher | None = field(default=None, init=False)
+
+    def _on_insert(self, fid: str) -> None:
+        with self._lock:
+            self._woken.add(fid)
+        self._wake.set()
+
+    def _start_watcher(self) -> None:
+        if not self.streams:
+            return
+        collection = self.runner.archive.collection
+        self.watcher = ChangeWatcher(
+            collection,
+            collection.database[STATE_COLLECTION],
+            self.runner.filters,
+            self._on_insert,
+            self.runner.stop_event,
+        ).start()
+
+    @property
+    def mode(self) -> str:
+        return self.watcher.mode if self.watcher is not None else "polling"
 
     def run(self) -> RunSummary:
         """Loop until stopped; the summary counts everything handled, with the elapsed time."""
@@ -65,36 +121,125 @@ class Daemon:
             flt.info.id: Backoff(settings.max_backoff, settings.max_idle) for flt in runner.filters
         }
         due = {flt.info.id: 0.0 for flt in runner.filters}
+        heartbeat = Heartbeat(
+            runner.archive.collection.database[WORKERS_COLLECTION], runner.worker_id
+        )
+        if self.metrics is not None:
+            self.metrics.filters(f.info.name for f in runner.filters)
         log.info(
             "daemon started (pid %d): %s",
             os.getpid(),
             ", ".join(f.info.name for f in runner.filters),
         )
+        self._start_watcher()
+        idle = False
+        gauges_due = 0.0
         try:
             while not runner.stop_event.is_set():
+                now = time.monotonic()
+                with self._lock:
+                    for fid in self._woken:
+                        due[fid] = now
+                        backoffs[fid].idles = 0
+                    self._woken.clear()
+                    self._wake.clear()
+                if self.metrics is not None and now >= gauges_due:
+                    gauges_due = now + GAUGES_EVERY
+                    self._refresh_gauges(backoffs, due)
                 flt = min(runner.filters, key=lambda f: due[f.info.id])
-                wait = due[flt.info.id] - time.monotonic()
-                if wait > 0 and runner.stop_event.wait(wait):
-                    break
+                wait = due[flt.info.id] - now
+                if wait > 0:
+                    if not idle and not self._outage:
+                        idle = True
+                        log.info("idle: nothing pending; waiting for new documents (%s)", self.mode)
+                        heartbeat.update(force=True, current_filter=None, mode=self.mode)
+                    self._wake.wait(min(wait, 0.5))
+                    continue
                 backoff = backoffs[flt.info.id]
+                heartbeat.update(current_filter=flt.info.name, mode=self.mode)
+                began = time.monotonic()
                 try:
                     stats = runner.drain(flt, full=False)
                 except TRANSIENT_ERRORS as exc:
-                    if not self._outage:
-                        log.error("database unavailable (%s); backing off", type(exc).__name__)
-                    self._outage = True
+                    self._database(False, exc)
                     due[flt.info.id] = time.monotonic() + backoff.failed()
                     continue
                 except PyMongoError as exc:
-                    log.exception("filter %s: database error: %s", flt.info.name, exc)
-                    due[flt.info.id] = time.monotonic() + backoff.failed()
+                    pause = backoff.failed()
+                    log.exception(
+                        "%s: database error (%s); backing off %.0fs", flt.info.name, exc, pause
+                    )
+                    due[flt.info.id] = time.monotonic() + pause
                     continue
-                if self._outage:
-                    log.warning("database reachable again; resuming")
-                    self._outage = False
+                self._database(True)
+                if backoff.failures:
+                    log.warning("%s: resumed after %d errors", flt.info.name, backoff.failures)
+                seconds = time.monotonic() - began
                 summary.filters[flt.info.name].add(stats)
+                if stats.handled:
+                    idle = False
+                    _log_batch(flt.info.name, stats, seconds)
+                    heartbeat.batch_done(flt.info.name)
+                    if self.metrics is not None:
+                        self.metrics.batch(flt.info.name, stats, seconds)
                 pause = backoff.worked() if stats.handled else backoff.idle()
                 due[flt.info.id] = time.monotonic() + pause
         finally:
             summary.seconds = time.monotonic() - started
+            heartbeat.stop()
+            if self.watcher is not None:
+                self.watcher.join(timeout=2.0)
         return summary
+
+    def _database(self, up: bool, exc: BaseException | None = None) -> None:
+        if self.metrics is not None:
+            self.metrics.set_database(up)
+        if not up and not self._outage:
+            log.error("database unavailable (%s); backing off", type(exc).__name__)
+        elif up and self._outage:
+            log.warning("database reachable again; resuming")
+        self._outage = not up
+
+    def _refresh_gauges(self, backoffs: dict[str, Backoff], due: dict[str, float]) -> None:
+        """Pending count, lag and back-off per filter; leases held (a few cheap queries)."""
+        metrics = self.metrics
+        assert metrics is not None
+        archive = self.runner.archive
+        now = time.monotonic()
+        try:
+            for flt in self.runner.filters:
+                pending, oldest = _pending_and_oldest(archive, flt)
+                metrics.pending.labels(flt.info.name).set(pending)
+                lag = 0.0
+                if oldest is not None:
+                    lag = (datetime.now(timezone.utc) - oldest.generation_time).total_seconds()
+                metrics.lag.labels(flt.info.name).set(max(lag, 0.0))
+                waiting = due[flt.info.id] - now if backoffs[flt.info.id].failures else 0.0
+                metrics.backoff.labels(flt.info.name).set(max(waiting, 0.0))
+            state = archive.collection.database[STATE_COLLECTION]
+            owner = self.runner.worker_id
+            held = sum(
+                sum(1 for lease in doc.get("leases", []) if lease.get("by") == owner)
+                for doc in state.find({"leases.by": owner}, {"leases": 1})
+            )
+            metrics.leases.set(held)
+            metrics.set_database(True)
+        except PyMongoError:
+            metrics.set_database(False)
+        metrics.stream.set(1 if self.mode == "stream" else 0)
+
+
+def _pending_and_oldest(archive: Archive, flt: LoadedFilter) -> tuple[int, ObjectId | None]:
+    info = flt.info
+    pending = archive.count_pending(info.id, info.version, info.consumes)
+    oldest: ObjectId | None = None
+    if pending:
+        for consumes in info.consumes:
+            first = archive.collection.find_one(
+                archive.pending_query(info.id, info.version, consumes),
+                {"_id": 1},
+                sort=[("_id", ASCENDING)],
+            )
+            if first is not None and (oldest is None or first["_id"] < oldest):
+                oldest = first["_id"]
+    return pending, oldest

@@ -59,7 +59,7 @@ class LoadError:
     """A plugin that was not loaded, and why.
 
     ``stage`` is ``import`` (loading its module raised), ``settings`` (its
-    ``filter_info`` refused the settings the configuration gives it) or
+    ``configure`` or ``filter_info`` refused the settings the configuration gives it) or
     ``validation`` (it breaks the hook spec or declares itself badly);
     ``detail`` is the traceback.
     """

@@ -27,6 +27,7 @@ from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.daemon import Daemon, wait_for_database
 from cybexp_core.logs import setup_logging
+from cybexp_core.metrics import Metrics
 from cybexp_core.plugins import load_filters
 from cybexp_core.stopping import StopControl, parent_death_signal
 from cybexp_core.worker import FilterStats, Runner, RunSummary
@@ -48,6 +49,8 @@ class WorkerArgs:
     stop_timeout: float
     level: int
     log_format: str
+    #: ``(host, port)`` of worker 0's metrics; worker k serves on port + k.
+    metrics: tuple[str, int] | None = None
 
 
 def _watch_parent(pipe: Any) -> None:
@@ -58,7 +61,7 @@ def _watch_parent(pipe: Any) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _worker(args: WorkerArgs, results: Any, pipe: Any, parent_pid: int) -> None:
+def _worker(args: WorkerArgs, number: int, results: Any, pipe: Any, parent_pid: int) -> None:
     parent_death_signal(signal.SIGTERM)
     if os.getppid() != parent_pid:  # the parent died before the line above
         return
@@ -69,6 +72,12 @@ def _worker(args: WorkerArgs, results: Any, pipe: Any, parent_pid: int) -> None:
     filters = [f for f in report.filters if f.entry_point in args.entry_points]
     archive = Archive.connect(settings)
     runner = Runner(archive, filters, settings)
+    metrics = None
+    if args.metrics is not None:
+        host, port = args.metrics
+        metrics = Metrics()
+        metrics.filters(f.info.name for f in filters)
+        log.warning("metrics on http://%s:%d/metrics", host, metrics.serve(port + number, host))
     threading.Thread(target=_watch_parent, args=(pipe,), daemon=True).start()
     try:
         with StopControl(runner.stop_event, args.stop_timeout) as control:
@@ -76,7 +85,9 @@ def _worker(args: WorkerArgs, results: Any, pipe: Any, parent_pid: int) -> None:
                 archive.ensure_indexes()
                 summary = runner.run_once()
             elif wait_for_database(archive, runner.stop_event):
-                summary = Daemon(runner).run()
+                if metrics is not None:
+                    metrics.set_database(True)
+                summary = Daemon(runner, metrics).run()
             else:
                 summary = RunSummary()
         results.put({"summary": summary.as_dict(), "interrupted": control.interrupted})
@@ -95,6 +106,7 @@ class PoolResult:
 
 @define
 class _Slot:
+    number: int
     name: str
     process: Any = None
     done: bool = False
@@ -115,6 +127,7 @@ def run_pool(
     once: bool,
     stop_timeout: float = 30.0,
     log_format: str = "text",
+    metrics: tuple[str, int] | None = None,
 ) -> PoolResult:
     """Run ``workers`` processes until done (``once``) or until SIGINT/SIGTERM; sum their counts."""
     context = multiprocessing.get_context("spawn")
@@ -126,17 +139,20 @@ def run_pool(
         stop_timeout,
         logging.getLogger().getEffectiveLevel(),
         log_format,
+        metrics,
     )
     # The workers read this pipe; it closes when this process dies, however it dies.
     pipe, _keep_open = context.Pipe(duplex=False)
     started = time.monotonic()
-    slots = [_Slot(f"worker-{n}") for n in range(workers)]
+    slots = [_Slot(n, f"worker-{n}") for n in range(workers)]
     result = PoolResult(RunSummary())
     stop = threading.Event()
 
     def start(slot: _Slot) -> None:
         slot.process = context.Process(
-            target=_worker, args=(args, results, pipe, os.getpid()), name=slot.name
+            target=_worker,
+            args=(args, slot.number, results, pipe, os.getpid()),
+            name=slot.name,
         )
         slot.process.start()
 

@@ -22,6 +22,7 @@ from cybexp_core.daemon import Daemon, wait_for_database
 from cybexp_core.errors import CybexpError
 from cybexp_core.json_output import to_json
 from cybexp_core.logs import LOG_FORMATS, setup_logging
+from cybexp_core.metrics import Metrics
 from cybexp_core.plugins_cli import load_problem
 from cybexp_core.stopping import StopControl, exit_code_for
 from cybexp_core.worker import Runner, RunSummary, select_filters
@@ -84,6 +85,15 @@ def print_summary(summary: RunSummary) -> None:
     show_envvar=True,
     help="text for people, json (one object a line) for log shippers.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    help="Serve Prometheus /metrics, /healthz and /readyz on this port (with --workers N, "
+    "worker k on PORT+k).",
+)
+@click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, help="Address of --metrics-port."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_app
 def run(
@@ -94,6 +104,8 @@ def run(
     workers: int,
     stop_timeout: float,
     log_format: str,
+    metrics_port: int | None,
+    metrics_host: str,
     as_json: bool,
 ) -> None:
     """Run the filters: forever (until SIGINT/SIGTERM), or with --once until no work is left.
@@ -131,6 +143,7 @@ def run(
                 once=once,
                 stop_timeout=stop_timeout,
                 log_format=log_format,
+                metrics=None if metrics_port is None else (metrics_host, metrics_port),
             )
             summary = pooled.summary
             if pooled.deaths:
@@ -140,8 +153,15 @@ def run(
                 code = exit_code_for(2)
         else:
             runner = Runner(app.archive(), filters, settings)
+            metrics = None
+            if metrics_port is not None:
+                metrics = Metrics()
+                metrics.filters(f.info.name for f in filters)
+                port = metrics.serve(metrics_port, metrics_host)
+                app.stack.callback(metrics.close)
+                log.warning("metrics on http://%s:%d/metrics", metrics_host, port)
             with StopControl(runner.stop_event, stop_timeout) as control:
-                summary = _run_here(runner, app.archive(), once)
+                summary = _run_here(runner, app.archive(), once, metrics)
             if once and control.signum is not None:
                 code = exit_code_for(control.signum)
     except CybexpError as exc:
@@ -154,11 +174,13 @@ def run(
         sys.exit(code)
 
 
-def _run_here(runner: Runner, archive: Archive, once: bool) -> RunSummary:
+def _run_here(runner: Runner, archive: Archive, once: bool, metrics: Metrics | None) -> RunSummary:
     if not once:
         if not wait_for_database(archive, runner.stop_event):
             return RunSummary()
-        return Daemon(runner).run()
+        if metrics is not None:
+            metrics.set_database(True)
+        return Daemon(runner, metrics).run()
     archive.ensure_indexes()
     log.info(
         "run --once started (pid %d): %s",

@@ -154,12 +154,14 @@ def test_a_killed_worker_is_restarted_and_reported(served: Path) -> None:
 
 
 def test_kill_9_of_the_pool_parent_leaves_no_worker_running(served: Path) -> None:
-    pool = start_cli(served, "run", "--workers", "2", "--filter", "ips", "--stop-timeout", "5")
+    pool = start_cli(
+        served, "-v", "run", "--workers", "2", "--filter", "ips", "--stop-timeout", "5"
+    )
     workers = _workers(pool.pid, 2)
-    time.sleep(2)
+    wait_for(lambda: stderr_of(pool).count("daemon started") == 2, "the workers did not start")
     pool.kill()
     pool.wait()
-    wait_for(lambda: not any(alive(pid) for pid in workers), "orphan workers still run", 10)
+    wait_for(lambda: not any(alive(pid) for pid in workers), "orphan workers still run", 15)
 
 
 def test_the_daemon_waits_for_a_database_that_is_down_at_start(tmp_path: Path) -> None:

@@ -1,0 +1,169 @@
+"""Insert-to-processed latency of the ``run`` daemon at a sustained insert rate.
+
+    python3 dev.py -s latency                       # via nox: the core and the plugins
+    python benchmarks/latency.py --rate 100 --seconds 120 --help
+
+Starts a fresh server in the mode where change streams work, starts
+``cybexp-analytics run --filter cowrie`` as a child process, then inserts real
+Cowrie lines (``../shared/corpus``) one document at a time at ``--rate``
+documents/s for ``--seconds``. A watcher notes when each document stops being
+pending for the filter (its batch is written and committed): the latency is
+that moment minus its insert. Prints p50 / p90 / p99 / max, the documents still
+pending at the end, and the daemon's CPU seconds beside the wall time. Issue 13's
+target: p50 < 1 s, p99 < 3 s at 100 documents/s for 2 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from bson import ObjectId
+from run import DEFAULT_CORPUS, cowrie_docs  # benchmarks/run.py, beside this script
+
+from cybexp_core.backend import Archive
+from cybexp_core.config import Settings
+from cybexp_core.plugins import load_filters
+from cybexp_core.server import LocalServer
+
+CLI = Path(sys.executable).parent / "cybexp-analytics"
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Watcher:
+    """Notes when each inserted document stops being pending (queries with both bounds)."""
+
+    def __init__(self, archive: Archive, query: dict[str, Any]) -> None:
+        self.archive = archive
+        self.query = query
+        self.unseen: OrderedDict[ObjectId, float] = OrderedDict()
+        self.latencies: list[float] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def inserted(self, _id: ObjectId, at: float) -> None:
+        with self.lock:
+            self.unseen[_id] = at
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                ids = list(self.unseen)
+            if ids:
+                query = {**self.query, "_id": {"$gte": ids[0], "$lte": ids[-1]}}
+                pending = {d["_id"] for d in self.archive.collection.find(query, {"_id": 1})}
+                now = time.monotonic()
+                with self.lock:
+                    for _id in ids:
+                        if _id not in pending:
+                            self.latencies.append(now - self.unseen.pop(_id))
+            self.stop.wait(0.02)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="documents inserted per second")
+    parser.add_argument("--seconds", type=float, default=120.0, help="how long to insert")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    args = parser.parse_args()
+
+    count = int(args.rate * args.seconds)
+    raws = cowrie_docs(args.corpus, count)
+    cowrie = next(f for f in load_filters().filters if f.info.name == "cowrie")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalServer(Path(tmp) / "db", sync_on_commit=True, standalone=False) as server,
+    ):
+        archive = Archive.connect(Settings(mongo_url=server.uri, db="latency"))
+        archive.ensure_indexes()
+        log_path = Path(tmp) / "daemon.log"
+        with open(log_path, "w") as log:
+            daemon = subprocess.Popen(
+                [
+                    str(CLI),
+                    "--mongo-url",
+                    server.uri,
+                    "--db",
+                    "latency",
+                    "-v",
+                    "run",
+                    "--filter",
+                    "cowrie",
+                    "--batch-size",
+                    str(args.batch_size),
+                ],
+                stderr=log,
+                stdout=subprocess.DEVNULL,
+            )
+        while (
+            "daemon started" not in log_path.read_text()
+            or "change stream" not in log_path.read_text()
+        ):
+            if daemon.poll() is not None:
+                raise SystemExit(f"the daemon exited:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        time.sleep(1.0)
+        consumes = cowrie.info.consumes[0]
+        watcher = Watcher(
+            archive, archive.pending_query(cowrie.info.id, cowrie.info.version, consumes)
+        )
+        thread = threading.Thread(target=watcher.run, daemon=True)
+        thread.start()
+        cpu_before = _cpu_seconds(daemon.pid)
+        started = time.monotonic()
+        for n, raw in enumerate(raws):
+            due = started + n / args.rate
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            doc = dict(raw.doc)
+            at = time.monotonic()
+            _id = archive.collection.insert_one(doc).inserted_id
+            watcher.inserted(_id, at)
+        inserting = time.monotonic() - started
+        deadline = time.monotonic() + 30
+        while watcher.unseen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        wall = time.monotonic() - started
+        cpu = _cpu_seconds(daemon.pid) - cpu_before
+        watcher.stop.set()
+        thread.join()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(60)
+        archive.close()
+    latencies = sorted(watcher.latencies)
+    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    result = {
+        "documents": count,
+        "rate_asked": args.rate,
+        "rate_achieved": round(count / inserting, 1),
+        "processed": len(latencies),
+        "still_pending": len(watcher.unseen),
+        "p50_s": round(quantiles[49], 3),
+        "p90_s": round(quantiles[89], 3),
+        "p99_s": round(quantiles[98], 3),
+        "max_s": round(latencies[-1], 3),
+        "wall_s": round(wall, 1),
+        "daemon_cpu_s": round(cpu, 1),
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
