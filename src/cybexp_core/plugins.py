@@ -27,8 +27,8 @@ __all__ = [
     "LoadError",
     "LoadReport",
     "LoadedFilter",
-    "add_plugin_commands",
     "commands_of",
+    "disabled",
     "hookimpl",
     "load_filters",
     "new_plugin_manager",
@@ -42,7 +42,7 @@ hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
 DISABLE_ENV = "CYBEXP_DISABLE_FILTERS"
 
 
-def _disabled() -> set[str]:
+def disabled() -> set[str]:
     """Entry-point names in ``$CYBEXP_DISABLE_FILTERS``."""
     return {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
 
@@ -197,7 +197,7 @@ def load_filters(
     :param extra_plugins: Plugin objects to register directly (tests, embedding).
     """
     settings = settings or {}
-    blocked_names = set(blocked) | _disabled()
+    blocked_names = set(blocked) | disabled()
     if entry_points_ is None:
         entry_points_ = entry_points(group=hookspecs.ENTRY_POINT_GROUP)
     report = LoadReport()
@@ -250,44 +250,3 @@ def commands_of(manager: pluggy.PluginManager) -> list[click.Command]:
     scratch = click.Group()
     manager.hook.register_commands(cli=scratch)
     return list(scratch.commands.values())
-
-
-def add_plugin_commands(
-    cli: click.Group,
-    *,
-    entry_points_: Iterable[EntryPoint] | None = None,
-    builtin: object | None = None,
-) -> list[LoadError]:
-    """Add to ``cli`` the commands of ``builtin`` (the core's own), then of every plugin.
-
-    A plugin that fails to import or raises in ``register_commands`` adds no
-    command and is returned (``plugins`` reports it when it loads the filters);
-    a command name already taken keeps its first owner.
-    """
-    blocked = _disabled()
-    if entry_points_ is None:
-        entry_points_ = entry_points(group=hookspecs.ENTRY_POINT_GROUP)
-    candidates: list[tuple[str, Callable[[], object]]] = []
-    if builtin is not None:
-        candidates.append(("cybexp-core", lambda: builtin))
-    candidates += [
-        (ep.name, ep.load)
-        for ep in sorted(entry_points_, key=lambda ep: ep.name)
-        if ep.name not in blocked
-    ]
-    errors: list[LoadError] = []
-    for name, load in candidates:
-        try:
-            manager = new_plugin_manager()
-            manager.register(load(), name=name)
-            commands = commands_of(manager)
-        except Exception as exc:
-            log.debug("commands of filter plugin %s skipped: %s", name, exc, exc_info=True)
-            errors.append(LoadError(name, None, f"commands: {type(exc).__name__}: {exc}"))
-            continue
-        for command in commands:
-            if command.name in cli.commands:
-                log.warning("command %s of plugin %s: the name is taken", command.name, name)
-                continue
-            cli.add_command(command)
-    return errors

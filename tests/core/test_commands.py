@@ -6,8 +6,9 @@ import click
 from click.testing import CliRunner
 
 from cybexp_core import builtin_commands
+from cybexp_core.builtin_commands import add_plugin_commands
 from cybexp_core.cli import cli
-from cybexp_core.plugins import add_plugin_commands, load_filters
+from cybexp_core.plugins import load_filters
 from fakes import entry_point
 
 WITH = entry_point("withcommand", "fakes:with_command")
