@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,3 +26,16 @@ def ingest() -> Callable[..., list[dict[str, Any]]]:
         return [raw.doc for raw in raws]
 
     return read
+
+
+BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_phishtank.py"
+
+
+@pytest.fixture
+def synthetic_dump() -> Callable[[Path, int], Path]:
+    """``benchmarks/bench_phishtank.py``'s generator of PhishTank-shaped CSV dumps."""
+    spec = importlib.util.spec_from_file_location("bench_phishtank", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.synthetic_dump

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import resource
 from pathlib import Path
 
@@ -13,17 +12,8 @@ from cybexp_core.backend import MAX_RAW_REFS
 from cybexp_core.ingest import read_file
 from cybexp_core.testing import load_filter
 
-BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_phishtank.py"
 MONGO_LIMIT = 16 * 1024 * 1024
 ROWS = 100_000
-
-
-def _synthetic_dump(path: Path, rows: int) -> Path:
-    spec = importlib.util.spec_from_file_location("bench_phishtank", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.synthetic_dump(path, rows)
 
 
 def _peak_rss_mib() -> float:
@@ -31,8 +21,8 @@ def _peak_rss_mib() -> float:
 
 
 @pytest.mark.slow
-def test_100k_row_dump(tmp_path: Path) -> None:
-    dump = _synthetic_dump(tmp_path / "online-valid.csv", ROWS)
+def test_100k_row_dump(tmp_path: Path, synthetic_dump) -> None:
+    dump = synthetic_dump(tmp_path / "online-valid.csv", ROWS)
     assert dump.stat().st_size > 16 * 1024 * 1024  # it could not be one document
     phishtank = load_filter("phishtank")
     events: set[str] = set()

@@ -3,7 +3,6 @@ processed by ``run --once`` in under 300 MB, measured from /proc in a child proc
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -17,16 +16,7 @@ from cybexp_core.models import Raw
 from cybexp_core.testing import run_filter
 from cybexp_filter_phishtank.feed import MAX_ROWS
 
-BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_phishtank.py"
 LIMIT_MIB = 300
-
-
-def _dump_text(path: Path, rows: int) -> str:
-    spec = importlib.util.spec_from_file_location("bench_phishtank", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.synthetic_dump(path, rows).read_text()
 
 
 def _peak_mib(command: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -48,9 +38,11 @@ def _peak_mib(command: list[str]) -> tuple[float, subprocess.CompletedProcess[st
 
 @pytest.mark.slow
 def test_the_biggest_accepted_document_runs_in_under_300_mb(
-    tmp_path: Path, archive, mongo_uri: str
+    tmp_path: Path, archive, mongo_uri: str, synthetic_dump
 ) -> None:
-    text = _dump_text(tmp_path / "dump.csv", MAX_ROWS - 1)  # with the header: MAX_ROWS lines
+    text = synthetic_dump(
+        tmp_path / "dump.csv", MAX_ROWS - 1
+    ).read_text()  # with the header: MAX_ROWS lines
     archive.insert_raw([Raw("phishtank_feed", {"data": text}, "test_org", "UTC")])
     cli = str(Path(sys.executable).parent / "cybexp-analytics")
     db = archive.collection.database.name
