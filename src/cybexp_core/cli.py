@@ -12,21 +12,15 @@ import click
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from cybexp_core.app import App, fail, pass_app
+from cybexp_core.builtin_commands import add_commands
 from cybexp_core.config import load_settings
 from cybexp_core.errors import CybexpError
-from cybexp_core.failed_cli import failed
 from cybexp_core.global_options import GlobalOptionsGroup
 from cybexp_core.heartbeat import WORKERS_COLLECTION, describe_workers, worker_rows
 from cybexp_core.ingest_command import IngestOptions, ingest_paths
 from cybexp_core.json_output import to_json
 from cybexp_core.logs import level_for, setup_logging
 from cybexp_core.mongo_url import connection_reason
-from cybexp_core.plugins_cli import check, plugins
-from cybexp_core.related import related
-from cybexp_core.run_cli import run
-from cybexp_core.scaffold import new_plugin
-from cybexp_core.server_cli import server
-from cybexp_core.threatrank import threatrank
 from cybexp_core.unread import unread_sub_types
 
 log = logging.getLogger("cybexp_core")
@@ -250,14 +244,7 @@ def status(app: App, as_json: bool) -> None:
     click.echo("\n".join(describe_workers(workers)))
 
 
-cli.add_command(check)
-cli.add_command(failed)
-cli.add_command(plugins)
-cli.add_command(new_plugin)
-cli.add_command(related)
-cli.add_command(run)
-cli.add_command(server)
-cli.add_command(threatrank)
+add_commands(cli)
 
 
 def main() -> None:

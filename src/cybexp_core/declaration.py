@@ -54,12 +54,18 @@ class FilterInfo:
     version: str
     consumes: tuple[Consumes, ...] = field(converter=_consumes)
     description: str = ""
+    #: Attribute sub_types this filter makes that a person may look up by value
+    #: (``related VALUE`` tries them when no ``--type`` is given).
+    indicator_types: tuple[str, ...] = field(converter=tuple, default=())
 
     def __attrs_post_init__(self) -> None:
         for name in ("id", "name", "version"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise PluginError(f"FilterInfo: {name} must be a non-empty str, got {value!r}")
+        for sub_type in self.indicator_types:
+            if not isinstance(sub_type, str) or not sub_type.isidentifier():
+                raise PluginError(f"FilterInfo: indicator type {sub_type!r} is not a sub_type")
         if "." in self.id or self.id.startswith("$"):
             raise PluginError(f"FilterInfo: id {self.id!r} may not contain '.' or start with '$'")
 

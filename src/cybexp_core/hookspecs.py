@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
     from cybexp_core.declaration import FilterInfo, FilterResult
     from cybexp_core.models import Instance
 
@@ -126,4 +128,27 @@ def filter(
     :raises cybexp_core.InputError: For bad input. The document is kept as
         failed with the message and is not retried with this filter version.
         Any other exception is retried a few times, then kept as failed too.
+    """
+
+
+# -------------------------------------------------------------------------
+# Commands
+# -------------------------------------------------------------------------
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add the plugin's own subcommands to `cybexp-analytics` (optional hook).
+
+    Called once per command line, before it is parsed, after the core's
+    built-in commands were added (through this same hook). Add commands with
+    ``cli.add_command(command)`` or ``@cli.command()``; a command that needs
+    the archive takes it with :func:`cybexp_core.commands.pass_archive`. A
+    name that is already taken is left to its first owner, with a warning.
+
+    :param cli: The ``cybexp-analytics`` click group.
+    :return: Nothing; the commands added are the result.
+    :raises Exception: Anything it raises makes the plugin reported (by
+        ``plugins``, stage ``commands``) and skipped: none of its commands is
+        added and its filter is not loaded.
     """

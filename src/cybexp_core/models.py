@@ -19,8 +19,9 @@ from typing import Any, ClassVar, Literal
 
 from attrs import field, frozen
 
+from cybexp_core.composite import derive_shared
 from cybexp_core.errors import InvalidInstanceError
-from cybexp_core.hashing import canonical, canonical_group, quote, sha256_hex
+from cybexp_core.hashing import canonical, sha256_hex
 
 __all__ = [
     "CATEGORIES",
@@ -45,11 +46,20 @@ CATEGORIES = ("benign", "malicious", "unknown")
 _set = object.__setattr__
 
 
+#: sub_types already found valid (a filter uses a few dozen; bounded all the same).
+_GOOD_SUB_TYPES: set[str] = set()
+_MAX_GOOD_SUB_TYPES = 4096
+
+
 def _check_sub_type(owner: str, sub_type: object) -> None:
+    if type(sub_type) is str and sub_type in _GOOD_SUB_TYPES:
+        return
     if not isinstance(sub_type, str) or not sub_type.isidentifier():
         raise InvalidInstanceError(
             f"{owner}: sub_type must be a str that is a Python identifier, got {sub_type!r}"
         )
+    if type(sub_type) is str and len(_GOOD_SUB_TYPES) < _MAX_GOOD_SUB_TYPES:
+        _GOOD_SUB_TYPES.add(sub_type)
 
 
 def _as_children(owner: str, data: object) -> tuple[Child, ...]:
@@ -72,22 +82,6 @@ def _as_children(owner: str, data: object) -> tuple[Child, ...]:
                 f"{owner}: data items must be Attribute or Object, got {type(child).__name__}"
             )
     return children
-
-
-def _entry(sub_type: str, canons: Iterable[str]) -> str:
-    """``"<sub_type>": "<canonical list of canons>"``: one key of a parent's canonical
-    string (TAHOE quotes each level again)."""
-    return quote(sub_type) + ": " + quote(canonical_group(canons))
-
-
-def _fragment(child: Child) -> str:
-    """The :func:`_entry` of ``child`` as the only child of its sub_type; computed on
-    first use and kept on the child."""
-    fragment = child._fragment
-    if fragment is None:
-        fragment = _entry(child.sub_type, (child._canon,))
-        _set(child, "_fragment", fragment)
-    return fragment
 
 
 class Instance:
@@ -121,44 +115,14 @@ class _Composite(Instance):
     _cref: tuple[str, ...]
     _ref: tuple[str, ...]
 
-    def _derive_children(self) -> dict[str, None]:
-        """Set ``_data``, ``_canon``, ``_cref`` and ``_ref`` from ``children``; return the
-        ``_ref`` hashes as dict keys, for membership tests.
-
-        The canonical string is assembled from each child's cached
-        :func:`_fragment`, so a child shared by many parents (an attacker, a
-        credential) is encoded once, not once per parent.
-        """
-        data: dict[str, list[Any]] = {}
-        groups: dict[str, list[Child]] = {}
-        cref: dict[str, None] = {}
-        ref: dict[str, None] = {}
-        for child in self.children:
-            key = child._hash
-            if key in cref:  # same value twice: TAHOE's hash ignores it too
-                continue
-            cref[key] = None
-            ref[key] = None
-            if child._ref:
-                ref.update(dict.fromkeys(child._ref))
-            sub_type = child.sub_type
-            group = groups.get(sub_type)
-            if group is None:
-                groups[sub_type] = [child]
-                data[sub_type] = [child.data]
-            else:
-                group.append(child)
-                data[sub_type].append(child.data)
-        parts = [
-            _fragment(group[0])
-            if len(group) == 1
-            else _entry(sub_type, [c._canon for c in group])
-            for sub_type, group in sorted(groups.items())
-        ]
+    def _derive_children(self) -> tuple[str, ...]:
+        """Set ``_data``, ``_canon``, ``_cref`` and ``_ref`` from ``children`` (in TAHOE's
+        canonical order, see :mod:`cybexp_core.composite`); return ``_ref``."""
+        data, canon, cref, ref = derive_shared(self.children)
         _set(self, "_data", data)
-        _set(self, "_canon", "{" + ", ".join(parts) + "}")
-        _set(self, "_cref", tuple(cref))
-        _set(self, "_ref", tuple(ref))
+        _set(self, "_canon", canon)
+        _set(self, "_cref", cref)
+        _set(self, "_ref", ref)
         return ref
 
     @property
@@ -235,30 +199,30 @@ class Object(_Composite):
 
 
 def _context_hashes(
-    owner: str, name: str, items: object, ref: dict[str, None]
+    owner: str, name: str, items: object, ref: tuple[str, ...]
 ) -> tuple[str, ...]:
-    if not items:
-        return ()
-    if type(items) in (list, tuple) and all(type(i) in _CHILD_TYPES for i in items):  # type: ignore[attr-defined]
-        hashes = tuple(dict.fromkeys(i._hash for i in items))  # type: ignore[attr-defined]
-        if ref.keys() >= set(hashes):
-            return hashes
+    """The distinct hashes of ``items`` (``mal_data``/``ben_data``), each one in ``ref``."""
+    if type(items) in (list, tuple):
+        hashes = [item._hash for item in items if type(item) in _CHILD_TYPES]  # type: ignore[attr-defined]
+        if len(hashes) == len(items) and set(ref).issuperset(hashes):  # type: ignore[arg-type]
+            return tuple(dict.fromkeys(hashes))
     values = [items] if isinstance(items, (Attribute, Object)) else items
     if not isinstance(values, Iterable) or isinstance(values, (str, bytes, Mapping)):
         raise InvalidInstanceError(f"{owner}: {name} must be a list of Attribute/Object")
-    hashes: dict[str, None] = {}
+    known = set(ref)
+    found: dict[str, None] = {}
     for item in values:
         if not isinstance(item, (Attribute, Object)):
             raise InvalidInstanceError(
                 f"{owner}: {name} items must be Attribute or Object, got {type(item).__name__}"
             )
-        if item._hash not in ref:
+        if item._hash not in known:
             raise InvalidInstanceError(
                 f"{owner}: {name} holds {item.sub_type!r} {item._hash[:12]}…, "
                 "which is not part of the event's data"
             )
-        hashes[item._hash] = None
-    return tuple(hashes)
+        found[item._hash] = None
+    return tuple(found)
 
 
 def _as_tuple(items: Any) -> tuple[Any, ...]:
@@ -316,31 +280,39 @@ class Event(_Composite):
 
     def __attrs_post_init__(self) -> None:
         sub_type, orgid, timestamp = self.sub_type, self.orgid, self.timestamp
-        owner = f"Event {sub_type!r}"
-        _check_sub_type("Event", sub_type)
+        if sub_type not in _GOOD_SUB_TYPES:
+            _check_sub_type("Event", sub_type)
         if type(orgid) is not str:
-            raise InvalidInstanceError(f"{owner}: orgid must be a str, got {orgid!r}")
-        if type(timestamp) is not float:
-            _check_timestamp(owner, "timestamp", timestamp)
+            raise InvalidInstanceError(f"Event {sub_type!r}: orgid must be a str, got {orgid!r}")
+        if type(timestamp) is not float or timestamp - timestamp != 0.0:
+            _check_timestamp(f"Event {sub_type!r}", "timestamp", timestamp)
             timestamp = float(timestamp)  # type: ignore[arg-type]
             _set(self, "timestamp", timestamp)
-        elif timestamp - timestamp != 0.0:
-            _check_timestamp(owner, "timestamp", timestamp)
         if self.category not in CATEGORIES:
             raise InvalidInstanceError(
-                f"{owner}: category must be one of {CATEGORIES}, got {self.category!r}"
+                f"Event {sub_type!r}: category must be one of {CATEGORIES}, got {self.category!r}"
             )
-        _set(self, "children", _as_children(owner, self.children))
+        children = _as_children(f"Event {sub_type!r}", self.children)
+        _set(self, "children", children)
         ref = self._derive_children()
         mal_data, ben_data = self.mal_data, self.ben_data
-        mal = _context_hashes(owner, "mal_data", mal_data, ref) if mal_data else ()
-        ben = _context_hashes(owner, "ben_data", ben_data, ref) if ben_data else ()
-        if mal and ben and set(mal) & set(ben):
-            raise InvalidInstanceError(f"{owner}: an item cannot be both malicious and benign")
-        if type(mal_data) is not tuple:
-            _set(self, "mal_data", _as_tuple(mal_data))
-        if type(ben_data) is not tuple:
-            _set(self, "ben_data", _as_tuple(ben_data))
+        mal = ben = ()
+        if mal_data:
+            mal = _context_hashes(f"Event {sub_type!r}", "mal_data", mal_data, ref)
+            if type(mal_data) is not tuple:
+                _set(self, "mal_data", _as_tuple(mal_data))
+        elif type(mal_data) is not tuple:
+            _set(self, "mal_data", ())
+        if ben_data:
+            ben = _context_hashes(f"Event {sub_type!r}", "ben_data", ben_data, ref)
+            if type(ben_data) is not tuple:
+                _set(self, "ben_data", _as_tuple(ben_data))
+            if mal and set(mal) & set(ben):
+                raise InvalidInstanceError(
+                    f"Event {sub_type!r}: an item cannot be both malicious and benign"
+                )
+        elif type(ben_data) is not tuple:
+            _set(self, "ben_data", ())
         _set(self, "_mal_ref", mal)
         _set(self, "_ben_ref", ben)
         unique = "event" + sub_type + orgid + repr(timestamp) + self._canon
@@ -394,7 +366,7 @@ class Session(_Composite):
 
     def __attrs_post_init__(self) -> None:
         owner = f"Session {self.sub_type!r}"
-        _check_sub_type("Session", self.sub_type)
+        _check_sub_type("Session", self.sub_type)  # before it is used in a message
         self._set_stamp(self.events, self.start_time, self.end_time, self.duration)
         if self.max_events is not None:
             _check_max_events(owner, self.max_events)
@@ -405,12 +377,24 @@ class Session(_Composite):
     def _set_stamp(
         self, events: Iterable[str], start: object, end: object, duration: object
     ) -> None:
-        owner = f"Session {self.sub_type!r}"
-        events = tuple(events)
+        if type(events) is not tuple:
+            events = tuple(events)
         for event_hash in events:
             if not isinstance(event_hash, str):
-                raise InvalidInstanceError(f"{owner}: events must be hashes (str)")
+                raise InvalidInstanceError(
+                    f"Session {self.sub_type!r}: events must be hashes (str)"
+                )
         _set(self, "events", events)
+        if (
+            (start is None or (type(start) is float and start - start == 0.0))
+            and (end is None or (type(end) is float and end - end == 0.0))
+            and (duration is None or (type(duration) is float and duration - duration == 0.0))
+        ):  # finite floats or None: the common case
+            _set(self, "start_time", start)
+            _set(self, "end_time", end)
+            _set(self, "duration", duration)
+            return
+        owner = f"Session {self.sub_type!r}"
         for name, value in (("start_time", start), ("end_time", end), ("duration", duration)):
             _check_timestamp(owner, name, value, optional=True)
             _set(self, name, None if value is None else float(value))  # type: ignore[arg-type]
@@ -430,8 +414,13 @@ class Session(_Composite):
         ``max_events`` is this session's unless given (``None`` removes the cap).
         """
         copy = object.__new__(Session)
-        for name in ("sub_type", "children", "_data", "_canon", "_cref", "_ref", "_hash"):
-            _set(copy, name, getattr(self, name))
+        _set(copy, "sub_type", self.sub_type)
+        _set(copy, "children", self.children)
+        _set(copy, "_data", self._data)
+        _set(copy, "_canon", self._canon)
+        _set(copy, "_cref", self._cref)
+        _set(copy, "_ref", self._ref)
+        _set(copy, "_hash", self._hash)
         copy._set_stamp(events, start_time, end_time, duration)
         if max_events is _Keep.KEEP:
             max_events = self.max_events

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+import click
 import pluggy
 from attrs import define, field, frozen
 
@@ -26,6 +27,8 @@ __all__ = [
     "LoadError",
     "LoadReport",
     "LoadedFilter",
+    "commands_of",
+    "disabled",
     "hookimpl",
     "load_filters",
     "new_plugin_manager",
@@ -37,6 +40,11 @@ hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT)
 
 #: Comma-separated entry-point names that are not loaded (like pytest's ``-p no:``).
 DISABLE_ENV = "CYBEXP_DISABLE_FILTERS"
+
+
+def disabled() -> set[str]:
+    """Entry-point names in ``$CYBEXP_DISABLE_FILTERS``."""
+    return {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
 
 
 def new_plugin_manager() -> pluggy.PluginManager:
@@ -109,6 +117,10 @@ def _dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
     return dist.metadata["Name"], dist.version
 
 
+class _CommandsFailed(Exception):
+    """``register_commands`` raised (its cause)."""
+
+
 class _SettingsRefused(Exception):
     """``configure`` or ``filter_info`` raised (its cause): with settings given, they are
     the likely culprit."""
@@ -133,6 +145,10 @@ def _register(name: str, plugin: object, settings: Mapping[str, Any]) -> _Regist
     for hook in ("filter_info", "filter"):
         if not getattr(manager.hook, hook).get_hookimpls():
             raise PluginError(f"plugin {name!r} must implement both filter_info() and filter()")
+    try:
+        commands_of(manager)
+    except Exception as exc:
+        raise _CommandsFailed from exc
     try:
         options = manager.hook.configure(settings=settings)
         info = manager.hook.filter_info(settings=settings, options=options)
@@ -181,9 +197,7 @@ def load_filters(
     :param extra_plugins: Plugin objects to register directly (tests, embedding).
     """
     settings = settings or {}
-    blocked_names = set(blocked) | {
-        name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()
-    }
+    blocked_names = set(blocked) | disabled()
     if entry_points_ is None:
         entry_points_ = entry_points(group=hookspecs.ENTRY_POINT_GROUP)
     report = LoadReport()
@@ -215,10 +229,12 @@ def load_filters(
                 LoadedFilter(info, name, dist, version, own, call=made.call, options=made.options)
             )
         except Exception as exc:
-            shown = exc.__cause__ if isinstance(exc, _SettingsRefused) else exc
+            shown = exc.__cause__ if isinstance(exc, _SettingsRefused | _CommandsFailed) else exc
             shown = shown or exc
             if isinstance(exc, _SettingsRefused) and own:
                 stage = "settings"
+            if isinstance(exc, _CommandsFailed):
+                stage = "commands"
             if strict:
                 raise PluginError(f"Error loading filter plugin {name!r}: {shown}") from exc
             detail = "".join(traceback.format_exception(shown))
@@ -227,3 +243,10 @@ def load_filters(
             log.error("filter plugin %s skipped: %s", name, error.error)
             report.errors.append(error)
     return report
+
+
+def commands_of(manager: pluggy.PluginManager) -> list[click.Command]:
+    """The commands the plugins of ``manager`` add in ``register_commands`` (a scratch group)."""
+    scratch = click.Group()
+    manager.hook.register_commands(cli=scratch)
+    return list(scratch.commands.values())

@@ -1,4 +1,5 @@
-"""``cybexp-analytics related VALUE``: the instances related to an indicator, level by level.
+"""The walk of ``cybexp-analytics related VALUE``: the instances related to an indicator,
+level by level.
 
 The TAHOE graph has an edge from every instance to each of its descendants
 (the hashes in its ``_ref``). ``related`` walks it breadth first from the
@@ -22,54 +23,31 @@ the level's ``not_expanded`` list. Rows are paged (``--page``,
 ``--page-size``); the counts always cover the whole answer.
 
 Only indexed queries are used: ``_hash`` (instances by hash) and ``_ref``
-(parents), ``$in`` lists in chunks of at most :data:`CHUNK` hashes.
+(parents), ``$in`` lists in chunks of at most ``cybexp_core.reads.CHUNK`` hashes.
+This module is the walk; :mod:`cybexp_core.related_values` guesses what VALUE
+is, :mod:`cybexp_core.related_cli` is the command and its output.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
-import re
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import click
 from attrs import define, field
 from pymongo.collection import Collection
 
-from cybexp_core.app import App, pass_app
-from cybexp_core.errors import InputError, InvalidInstanceError
-from cybexp_core.indicators import INDICATOR_TYPES, normalize_host, normalize_url
-from cybexp_core.json_output import to_json
-from cybexp_core.models import Attribute, Child, Object, Session
+from cybexp_core.documents import identity_refs
+from cybexp_core.reads import chunked, find_by_hashes
+from cybexp_core.related_values import FALLBACK_TYPES, start_hashes
 
-__all__ = [
-    "CHUNK",
-    "Answer",
-    "Node",
-    "find_by_hashes",
-    "identity_refs",
-    "parse_time",
-    "rebuild_children",
-    "related",
-    "related_query",
-    "start_hashes",
-]
+__all__ = ["Answer", "Node", "related_query"]
 
-#: Most hashes in one ``$in`` list on ``_hash``.
-CHUNK = 100
 #: Most hashes in one ``$in`` list on ``_ref``: SecantusDB checks every element of a
 #: candidate's ``_ref`` against the list, so long lists are slow on big sessions.
 REF_CHUNK = 5
 #: Parent itypes (raw documents also list hashes in ``_ref`` but are not TAHOE data).
 _PARENTS = ["object", "event", "session"]
 _ORDER = {"event": 0, "session": 1, "object": 2, "attribute": 3}
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
 #: Fields read for every node: small ones only (an email body can be megabytes).
 _LIGHT = {
     "_id": 0,
@@ -86,175 +64,6 @@ _LIGHT = {
     "saturated": 1,
 }
 #: Attribute sub_types tried for a VALUE given without --type.
-GUESS_TYPES = (
-    *INDICATOR_TYPES,
-    "username",
-    "password",
-    "filename",
-    "name",
-    "subject",
-    "shell_command",
-    "phish_target",
-    "asn",
-    "port",
-)
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-def chunked(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
-    """``items`` in lists of at most ``size``."""
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def find_by_hashes(
-    collection: Collection,
-    hashes: Iterable[str],
-    projection: Mapping[str, Any],
-    extra: Mapping[str, Any] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Documents whose ``_hash`` is in ``hashes`` (chunked ``$in`` on the unique index)."""
-    for chunk in chunked(dict.fromkeys(hashes)):
-        yield from collection.find({"_hash": {"$in": chunk}, **(extra or {})}, dict(projection))
-
-
-def parse_time(value: str | None) -> float | None:
-    """Epoch seconds from an epoch number or an ISO 8601 date/time (UTC if no zone)."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isfinite(number):
-            return number
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is neither epoch seconds nor an ISO date like 2020-04-28T00:00:00Z"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
-
-
-def _iso(epoch: object) -> str | None:
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not math.isfinite(epoch):
-        return None
-    try:
-        return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _typed_values(text: str) -> list[object]:
-    """``text`` and the scalars it may stand for (``22`` the int, ``true`` the bool)."""
-    values: list[object] = [text]
-    stripped = text.strip()
-    if re.fullmatch(r"[+-]?\d+", stripped):
-        values.append(int(stripped))
-    else:
-        try:
-            number = float(stripped)
-        except ValueError:
-            pass
-        else:
-            if math.isfinite(number):
-                values.append(number)
-    if stripped.lower() in ("true", "false"):
-        values.append(stripped.lower() == "true")
-    return values
-
-
-def _normalised(sub_type: str, text: str) -> list[object]:
-    """The forms every filter stores for ``text`` as ``sub_type`` (core's normalisers)."""
-    forms: list[object] = []
-    try:
-        if sub_type in ("ipv4", "ipv6", "domain"):
-            kind, value = normalize_host(text)
-            if kind == sub_type:
-                forms.append(value)
-        elif sub_type == "url":
-            forms.append(normalize_url(text))
-        elif sub_type in ("email_addr", "sha256", "sha1", "md5", "hassh"):
-            forms.append(text.strip().lower())
-    except InputError:
-        pass
-    return forms
-
-
-_HEX_TYPES = {"sha256": _HEX64, "sha1": _HEX40, "md5": _HEX32, "hassh": _HEX32}
-
-
-def _plausible(sub_type: str, item: object) -> bool:
-    """Whether a guessed sub_type can hold ``item`` (a hash sub_type needs hex digits)."""
-    pattern = _HEX_TYPES.get(sub_type)
-    if pattern is not None:
-        return isinstance(item, str) and pattern.match(item.strip().lower()) is not None
-    if sub_type in ("asn", "port"):
-        return isinstance(item, int) and not isinstance(item, bool)
-    return True
-
-
-def start_hashes(value: str, sub_type: str | None) -> list[str]:
-    """Hashes of the instances VALUE may be: attributes of ``sub_type`` (or of likely
-    sub_types), in stored and normalised forms, and VALUE itself if it is a hash."""
-    hashes: dict[str, None] = {}
-    if _HEX64.match(value.strip().lower()):
-        hashes[value.strip().lower()] = None
-    for kind in [sub_type] if sub_type else GUESS_TYPES:
-        for item in [*_typed_values(value), *_normalised(kind, value)]:
-            if sub_type is None and not _plausible(kind, item):
-                continue
-            with contextlib.suppress(InvalidInstanceError):
-                hashes[Attribute(kind, item)._hash] = None  # type: ignore[arg-type]
-    return list(hashes)
-
-
-def rebuild_children(data: Mapping[str, Any]) -> list[Child]:
-    """The children of a stored composite, rebuilt from its ``data`` (same hashes)."""
-    children: list[Child] = []
-    for key, values in data.items():
-        for value in values if isinstance(values, list) else [values]:
-            if isinstance(value, Mapping):
-                children.append(Object(key, rebuild_children(value)))
-            else:
-                children.append(Attribute(key, value))
-    return children
-
-
-def identity_refs(doc: Mapping[str, Any]) -> set[str]:
-    """A session's identity hashes: its ``_ref`` minus its events (rebuilt from ``data``)."""
-    own = set(doc.get("_cref") or ())
-    data = doc.get("data")
-    if isinstance(data, Mapping) and data:
-        with contextlib.suppress(InvalidInstanceError):
-            own |= set(Session(str(doc.get("sub_type")), rebuild_children(data))._ref)
-    return own
-
-
-def ref_sizes(collection: Collection, hashes: Iterable[str]) -> dict[str, int]:
-    """Length of the ``_ref`` of each document, without reading the arrays."""
-    sizes: dict[str, int] = {}
-    for chunk in chunked(dict.fromkeys(hashes)):
-        pipeline = [
-            {"$match": {"_hash": {"$in": chunk}}},
-            {"$project": {"_id": 0, "_hash": 1, "n": {"$size": {"$ifNull": ["$_ref", []]}}}},
-        ]
-        for doc in collection.aggregate(pipeline):
-            sizes[doc["_hash"]] = int(doc["n"])
-    return sizes
 
 
 # ---------------------------------------------------------------------------- the walk
@@ -432,221 +241,19 @@ def related_query(
     since: float | None = None,
     until: float | None = None,
     max_degree: int = 1000,
+    guess_types: Sequence[str] = FALLBACK_TYPES,
 ) -> Answer:
-    """Walk the archive from VALUE out to ``level`` steps (see the module docstring)."""
+    """Walk the archive from VALUE out to ``level`` steps (see the module docstring).
+
+    ``guess_types`` are the attribute sub_types VALUE is tried as without ``sub_type``
+    (the ``indicator_types`` the loaded filters declare).
+    """
     answer = Answer(value, sub_type, level)
     walker = _Walker(collection, answer, since, until, max_degree)
-    starts = walker.fetch(start_hashes(value, sub_type), with_refs=level > 0)
+    starts = walker.fetch(start_hashes(value, sub_type, guess_types), with_refs=level > 0)
     frontier = walker.add(starts, 0)
     for step in range(1, level + 1):
         if not frontier:
             break
         frontier = walker.expand(frontier, step)
     return answer
-
-
-# ---------------------------------------------------------------------------- output
-
-
-def _value_text(doc: Mapping[str, Any]) -> str:
-    itype = doc.get("itype")
-    if itype == "attribute":
-        text = json.dumps(doc.get("data"), ensure_ascii=False)
-        return text[1:-1] if text.startswith('"') else text
-    if itype == "event":
-        return f"{_iso(doc.get('timestamp'))} {doc.get('orgid')} {doc.get('category', '')}"
-    if itype == "session":
-        start, end = _iso(doc.get("start_time")), _iso(doc.get("end_time"))
-        return f"{start or '?'} .. {end or '?'}" if start or end else ""
-    return ""
-
-
-def _row(node: Node, details: Mapping[str, Any] | None) -> dict[str, Any]:
-    doc = node.doc
-    row: dict[str, Any] = {
-        "level": node.level,
-        "itype": node.itype,
-        "sub_type": node.sub_type,
-        "hash": node.hash,
-        "degree": node.degree,
-    }
-    if node.itype == "attribute" and details is not None:
-        row["data"] = details.get("data")
-    elif node.itype in ("object", "session") and details is not None:
-        text = json.dumps(details.get("data"), ensure_ascii=False, default=str)
-        row["data"] = text if len(text) <= 300 else text[:299] + "…"
-    if node.itype == "event":
-        row.update(
-            orgid=doc.get("orgid"),
-            timestamp=doc.get("timestamp"),
-            time=_iso(doc.get("timestamp")),
-            category=doc.get("category"),
-        )
-        rank = doc.get("threatrank")
-        if isinstance(rank, Mapping):
-            row["threatrank"] = rank.get("score")
-    if node.itype == "session":
-        row.update(start_time=_iso(doc.get("start_time")), end_time=_iso(doc.get("end_time")))
-        if doc.get("saturated"):
-            row["saturated"] = True
-    if node.cut:
-        row["not_expanded"] = node.cut
-    return row
-
-
-def _level_summary(level: int, nodes: list[Node]) -> dict[str, Any]:
-    itypes = Counter(n.itype for n in nodes)
-    sub_types = Counter(f"{n.itype}/{n.sub_type}" for n in nodes)
-    orgids = Counter(str(n.doc.get("orgid")) for n in nodes if n.itype == "event")
-    return {
-        "level": level,
-        "count": len(nodes),
-        "itypes": dict(itypes.most_common()),
-        "sub_types": dict(sub_types.most_common()),
-        "orgids": dict(orgids.most_common()),
-        "not_expanded": [
-            {"hash": n.hash, "itype": n.itype, "sub_type": n.sub_type, "reason": n.cut}
-            for n in nodes
-            if n.cut
-        ],
-    }
-
-
-def answer_dict(
-    collection: Collection, answer: Answer, page: int, page_size: int
-) -> dict[str, Any]:
-    """The answer as JSON-ready data: counts per level and one page of rows."""
-    levels = answer.levels()
-    rows = answer.ordered()
-    pages = max(1, math.ceil(len(rows) / page_size))
-    chosen = rows[(page - 1) * page_size : page * page_size]
-    shown = [*levels[0], *chosen]
-    wanted = [n.hash for n in shown if n.itype != "event"]
-    projection = {"_id": 0, "_hash": 1, "data": 1, "sub_type": 1, "_cref": 1}
-    details = {d["_hash"]: d for d in find_by_hashes(collection, wanted, projection)}
-    unknown = [n for n in shown if n.itype == "session" and n.degree is None]
-    sizes = ref_sizes(collection, [n.hash for n in unknown])
-    for node in unknown:
-        if node.hash in sizes and node.hash in details:
-            node.degree = sizes[node.hash] - len(identity_refs(details[node.hash]))
-    return {
-        "query": {"value": answer.value, "type": answer.sub_type, "level": answer.max_level},
-        "start": [_row(n, details.get(n.hash)) for n in levels[0]],
-        "levels": [_level_summary(k, nodes) for k, nodes in enumerate(levels) if k > 0],
-        "total": len(rows),
-        "page": page,
-        "page_size": page_size,
-        "pages": pages,
-        "next_page": page + 1 if page < pages else None,
-        "items": [_row(n, details.get(n.hash)) for n in chosen],
-    }
-
-
-def _counts(counter: Mapping[str, int]) -> str:
-    return ", ".join(f"{key} {count}" for key, count in counter.items())
-
-
-def _print_text(result: Mapping[str, Any]) -> None:
-    for row in result["start"]:
-        click.echo(f"{row['sub_type']} {row.get('data', '')}  ({row['itype']} {row['hash'][:12]})")
-    for level in result["levels"]:
-        click.echo(f"level {level['level']}: {level['count']} ({_counts(level['itypes'])})")
-        click.echo(f"  {_counts(level['sub_types'])}")
-        if level["orgids"]:
-            click.echo(f"  events by orgid: {_counts(level['orgids'])}")
-        for cut in level["not_expanded"]:
-            click.echo(
-                f"  not expanded: {cut['itype']} {cut['sub_type']} "
-                f"{cut['hash'][:12]}: {cut['reason']}"
-            )
-    click.echo(
-        f"page {result['page']} of {result['pages']} ({result['total']} instances)"
-        + (f"; next: --page {result['next_page']}" if result["next_page"] else "")
-    )
-    for row in result["items"]:
-        if row["itype"] == "event":
-            text = f"{row['time']} {row['orgid']} {row['category']}"
-            if "threatrank" in row:
-                text += f" threatrank {row['threatrank']:.4g}"
-        elif row["itype"] == "attribute":
-            text = json.dumps(row.get("data"), ensure_ascii=False)
-        elif row["itype"] == "session":
-            text = f"{row['degree']} events " if row["degree"] is not None else ""
-            text += str(row.get("data", ""))
-        else:
-            text = str(row.get("data", ""))
-        if row.get("not_expanded"):
-            text += f"  [not expanded: {row['not_expanded']}]"
-        click.echo(
-            f"  L{row['level']} {row['itype']:<9} {row['sub_type']:<16} {row['hash'][:12]}  {text}"
-        )
-
-
-@click.command()
-@click.argument("value")
-@click.option("--type", "sub_type", metavar="SUB_TYPE", help="The value's sub_type (ipv4, url...).")
-@click.option(
-    "--level",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Steps to walk: 1 = events holding VALUE, 2 = also their attributes and sessions.",
-)
-@click.option("--since", metavar="TIME", help="Only events at or after TIME (epoch or ISO).")
-@click.option("--until", metavar="TIME", help="Only events at or before TIME (epoch or ISO).")
-@click.option(
-    "--max-degree",
-    type=click.IntRange(min=1),
-    default=1000,
-    show_default=True,
-    help="Beyond level 1, do not walk through instances with more neighbours than this.",
-)
-@click.option(
-    "--page",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Which page of the related instances to print.",
-)
-@click.option(
-    "--page-size",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="Related instances per page.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_app
-def related(
-    app: App,
-    value: str,
-    sub_type: str | None,
-    level: int,
-    since: str | None,
-    until: str | None,
-    max_degree: int,
-    page: int,
-    page_size: int,
-    as_json: bool,
-) -> None:
-    """The instances related to VALUE (an indicator or a hash), level by level, with counts."""
-    if sub_type is not None and not sub_type.isidentifier():
-        raise click.BadParameter("must be an identifier", param_hint="--type")
-    collection = app.archive().collection
-    answer = related_query(
-        collection,
-        value,
-        sub_type=sub_type,
-        level=level,
-        since=parse_time(since),
-        until=parse_time(until),
-        max_degree=max_degree,
-    )
-    if not answer.nodes:
-        kind = f" of type {sub_type}" if sub_type else ""
-        raise click.ClickException(f"no instance{kind} holds the value {value!r}")
-    result = answer_dict(collection, answer, page, page_size)
-    if as_json:
-        click.echo(to_json(result))
-    else:
-        _print_text(result)

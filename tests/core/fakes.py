@@ -6,6 +6,8 @@ import time
 from importlib.metadata import EntryPoint
 from typing import Any
 
+import click
+
 from cybexp_core import (
     Attribute,
     Consumes,
@@ -125,6 +127,40 @@ class Configured:
         return [Attribute(options[0], options[1])]
 
 
+class WithCommand:
+    """A filter that also adds the command ``fake-hello``."""
+
+    @hookimpl
+    def filter_info(self) -> FilterInfo:
+        return FilterInfo(
+            id="fake-command",
+            name="withcommand",
+            version="1",
+            consumes=["demo"],
+            indicator_types=["shell_command"],
+        )
+
+    @hookimpl
+    def filter(self, document: dict[str, Any]) -> list[Any]:
+        return []
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        @cli.command(name="fake-hello")
+        def hello() -> None:
+            """Say hello from a plugin."""
+            click.echo("hello from a plugin")
+
+
+class BrokenCommands(WithCommand):
+    """Adds a command, then raises in ``register_commands``."""
+
+    @hookimpl
+    def register_commands(self, cli: click.Group) -> None:
+        cli.add_command(click.Command("fake-broken"))
+        raise RuntimeError("no commands today")
+
+
 class WrongArgument:
     @hookimpl
     def filter_info(self) -> FilterInfo:
@@ -171,6 +207,8 @@ slow_sightings = SlowSightings()
 ip_sightings_copy = IpSightings()
 ip_correlator = IpCorrelator()
 configured = Configured()
+with_command = WithCommand()
+broken_commands = BrokenCommands()
 wrong_argument = WrongArgument()
 no_declaration = NoDeclaration()
 bad_return = BadReturn()

@@ -18,7 +18,7 @@ TESTS = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py")
 
 
 def test_hooks_are_declared() -> None:
-    assert sorted(HOOKS) == ["configure", "filter", "filter_info"]
+    assert sorted(HOOKS) == ["configure", "filter", "filter_info", "register_commands"]
 
 
 @pytest.mark.parametrize("name", HOOKS)

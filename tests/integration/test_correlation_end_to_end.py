@@ -16,9 +16,9 @@ from cybexp_core import Attribute, Raw, Session
 from cybexp_core.app import App
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
-from cybexp_core.related import related
+from cybexp_core.related_cli import related
 from cybexp_core.testing import run_pipeline
-from cybexp_core.threatrank import update_scores
+from cybexp_filter_correlation.threatrank import update_scores
 
 ATTACKER = "203.0.113.77"
 PHISH_URL = f"http://{ATTACKER}/office365/login.html"

@@ -42,8 +42,8 @@ from cybexp_core.config import Settings
 from cybexp_core.hookspecs import ENTRY_POINT_GROUP
 from cybexp_core.plugins import LoadedFilter, load_filters
 from cybexp_core.server import LocalServer
-from cybexp_core.threatrank import update_scores
 from cybexp_core.worker import Runner
+from cybexp_filter_correlation.threatrank import update_scores
 
 T0 = 1_700_000_000.0
 

@@ -14,7 +14,7 @@ from cybexp_core import Attribute, Session
 from cybexp_core.app import App
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
-from cybexp_core.related import related
+from cybexp_core.related_cli import related
 
 ATTACKER = "198.51.100.7"
 URL = f"http://{ATTACKER}/office365/login.html"

@@ -58,7 +58,8 @@ from cybexp_core import Attribute, Event
 from cybexp_core.app import App
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
-from cybexp_core.threatrank import EventNode, Graph, score_events, threatrank, update_scores
+from cybexp_filter_correlation.rank import EventNode, Graph, score_events
+from cybexp_filter_correlation.threatrank import threatrank, update_scores
 
 A = Attribute("ipv4", "198.51.100.1")
 B = Attribute("url", "http://b.example.org/x")
@@ -268,3 +269,13 @@ def test_fast_sums_equal_the_definition_on_random_graphs(seed: int) -> None:
             expected, paths = brute_force(graph, event, decay, depth)
             assert score.score == pytest.approx(expected, rel=1e-9, abs=1e-15)
             assert score.paths == paths
+
+
+def test_the_plugin_adds_threatrank_to_the_command_line() -> None:
+    from cybexp_core.cli import cli
+
+    help_text = CliRunner().invoke(cli, ["--help"]).output
+    assert "threatrank" in help_text
+    result = CliRunner().invoke(cli, ["threatrank", "--help"])
+    assert result.exit_code == 0
+    assert "--max-degree" in result.output

@@ -100,3 +100,26 @@ def test_only_the_configured_sub_types_are_read(archive):
     )
     assert summary.filters["cowrie"].processed == len(documents) - 2
     assert archive.progress(FID, [Consumes.raw("unr_honeypot")]).processed == 0
+
+def test_one_key_exchange_offer_stores_the_same_bytes_whichever_order_arrives_first(
+    archive, other_archive
+):
+    """Issue 17 item 7: two raw documents offer one ``ssh_kex`` (same hassh) with
+    ``keyAlgs`` in two orders; the object's and the event's hashes ignore the order,
+    and so must what is stored, whichever document is processed first."""
+    import bson
+
+    [kex] = [e for e in read_jsonl(ERA_FILES[1]) if e["eventid"] == "cowrie.client.kex"][:1]
+    first = {**kex, "session": "aaaa0001"}
+    second = {**kex, "session": "aaaa0002", "keyAlgs": kex["keyAlgs"][::-1]}
+    assert first["keyAlgs"] != second["keyAlgs"]
+    run_pipeline(archive, raws([first, second]), filters=["cowrie"])
+    run_pipeline(other_archive, raws([second, first]), filters=["cowrie"])
+
+    def stored(target):
+        docs = target.collection.find({"itype": {"$ne": "raw"}}, {"_id": 0}).sort("_hash")
+        return [bson.encode(doc) for doc in docs]
+
+    assert stored(archive) == stored(other_archive)
+    offer = archive.collection.find_one({"itype": "object", "sub_type": "ssh_kex"})
+    assert offer["data"]["pub_key_algo"] == sorted(kex["keyAlgs"])

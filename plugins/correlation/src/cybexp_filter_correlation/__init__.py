@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import click
+
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
 from cybexp_filter_correlation.correlate import correlate
 from cybexp_filter_correlation.options import Options
 
-__all__ = ["FILTER_ID", "__version__", "configure", "filter", "filter_info"]
+__all__ = ["FILTER_ID", "__version__", "configure", "filter", "filter_info", "register_commands"]
 
 __version__ = "1.0.0"
 #: Stable id: the runner marks the events it correlated with it.
@@ -30,7 +32,7 @@ def configure(settings: Mapping[str, Any]) -> Options:
 
 
 @hookimpl
-def filter_info() -> FilterInfo:
+def filter_info(options: Options) -> FilterInfo:
     """Declare the filter: it reads every event."""
     return FilterInfo(
         id=FILTER_ID,
@@ -38,6 +40,7 @@ def filter_info() -> FilterInfo:
         version=__version__,
         consumes=[Consumes("event")],
         description="A correlation session per shared indicator (ipv4, url, sha256, ...)",
+        indicator_types=options.attributes,
     )
 
 
@@ -45,3 +48,11 @@ def filter_info() -> FilterInfo:
 def filter(document: dict[str, Any], options: Options) -> FilterResult | None:
     """The ``correlation`` sessions of one event."""
     return correlate(document, options)
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """``cybexp-analytics threatrank``: scores events through this filter's sessions."""
+    from cybexp_filter_correlation.threatrank import threatrank
+
+    cli.add_command(threatrank)

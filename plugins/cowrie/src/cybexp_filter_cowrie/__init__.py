@@ -22,6 +22,20 @@ __all__ = ["FILTER_ID", "__version__", "configure", "filter", "filter_info"]
 __version__ = "1.1.0"
 #: The original filter's id, kept so documents it processed stay processed.
 FILTER_ID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"
+#: What ``related VALUE`` tries a value as: attribute sub_types this filter makes.
+INDICATOR_TYPES = (
+    "ipv4",
+    "ipv6",
+    "domain",
+    "url",
+    "username",
+    "password",
+    "shell_command",
+    "filename",
+    "sha256",
+    "hassh",
+    "port",
+)
 
 
 @hookimpl
@@ -39,6 +53,7 @@ def filter_info(options: Options) -> FilterInfo:
         version=__version__,
         consumes=[Consumes.raw(sub_type) for sub_type in options.sub_types],
         description="Cowrie honeypot events (JSON, Filebeat or whole log files) to TAHOE",
+        indicator_types=INDICATOR_TYPES,
     )
 
 

@@ -15,6 +15,18 @@ __all__ = ["configure", "filter", "filter_info"]
 
 #: The original filter's id (CYBEX-P ``filters/email.py``): kept so marks stay valid.
 FILTER_ID = "6e52bc6a-af7f-41ea-8684-e39c42d4aa3f"
+#: What ``related VALUE`` tries a value as: attribute sub_types this filter makes.
+INDICATOR_TYPES = (
+    "email_addr",
+    "domain",
+    "ipv4",
+    "ipv6",
+    "url",
+    "subject",
+    "name",
+    "filename",
+    "sha256",
+)
 __version__ = "1.1.0"
 
 
@@ -33,6 +45,7 @@ def filter_info() -> FilterInfo:
         version=__version__,
         consumes=[Consumes.raw("email")],
         description="RFC 822 / MIME message -> TAHOE email event (+ URLs, hosts, attachments)",
+        indicator_types=INDICATOR_TYPES,
     )
 
 

@@ -13,6 +13,8 @@ from cybexp_filter_openphish.feed import parse_feed
 
 #: The original filter's id (``A:filters/openphish_feed.py``).
 FILTER_ID = "c4cd1ecf-1149-46e0-9daa-e2477016d8dc"
+#: What ``related VALUE`` tries a value as: attribute sub_types this filter makes.
+INDICATOR_TYPES = ("url", "domain", "ipv4", "ipv6", "phish_target", "asn")
 RAW_SUB_TYPE = "openphish_feed"
 
 
@@ -24,6 +26,7 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
         version="1.0.0",
         consumes=[Consumes.raw(RAW_SUB_TYPE)],
         description="OpenPhish community (URL per line) and commercial (JSON lines) feeds.",
+        indicator_types=INDICATOR_TYPES,
     )
 
 

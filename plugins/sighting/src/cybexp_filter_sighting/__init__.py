@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cybexp_core import Consumes, FilterInfo, FilterResult, hookimpl
+from cybexp_core.indicators import INDICATOR_TYPES
 from cybexp_filter_sighting.sighting import parse_sighting
 
 #: The original filter's id (``A:filters/sighting.py``); the runner marks documents with it.
@@ -24,6 +25,7 @@ def filter_info(settings: Mapping[str, Any]) -> FilterInfo:
         version="1.0.0",
         consumes=[Consumes.raw(RAW_SUB_TYPE)],
         description="Key/value sightings: one sighting event per indicator.",
+        indicator_types=INDICATOR_TYPES,
     )
 
 

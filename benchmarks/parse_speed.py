@@ -1,0 +1,125 @@
+"""Parse + hash speed of the Cowrie filter in CPU time, cold and warm, no database.
+
+    python benchmarks/parse_speed.py                 # the real Cowrie lines of the corpus
+    python benchmarks/parse_speed.py --profile 30    # and the 30 costliest functions (cProfile)
+
+Every real line of ``<corpus>/cowrie/*.json`` (not the ``DERIVED_`` files) becomes
+the raw document ``ingest`` would store; each is run through the installed
+``cowrie`` entry point (``LoadedFilter.run``: the pluggy call and the check of
+its result), which builds and hashes every event and session. The cold pass is
+the first one in this process (every cache of the filter empty, as in a fresh
+worker); warm is the best of ``--passes`` further passes. Times are CPU seconds
+of this process (``time.process_time``), so other load on a shared machine
+barely moves them. :func:`measure` is what ``benchmarks/run.py`` may call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import pstats
+import time
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cybexp_core import Raw
+from cybexp_core.plugins import load_filters
+
+HERE = Path(__file__).resolve().parent
+#: ``shared/corpus`` beside the checkout, or beside a folder above it (a worktree).
+DEFAULT_CORPUS = next(
+    (up / "shared" / "corpus" for up in HERE.parents if (up / "shared" / "corpus").is_dir()),
+    HERE.parent.parent / "shared" / "corpus",
+)
+
+
+def cowrie_documents(corpus: Path) -> list[dict[str, Any]]:
+    """The raw documents of every real Cowrie line (lines that are not JSON objects skipped)."""
+    docs = []
+    for path in sorted((corpus / "cowrie").glob("*.json")):
+        if path.name.startswith("DERIVED"):
+            continue
+        for line in path.read_bytes().splitlines():
+            try:
+                event = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(event, dict):
+                docs.append(Raw("cowrie", event, "bench-org").doc)
+    return docs
+
+
+def _run_all(run: Callable[[Mapping[str, Any]], Any], docs: list[dict[str, Any]]) -> float:
+    """CPU seconds to run every document once (a document the filter refuses counts)."""
+    started = time.process_time()
+    for doc in docs:
+        try:
+            run(doc)
+        except Exception:  # noqa: BLE001 - refused input is handled input
+            continue
+    return time.process_time() - started
+
+
+def measure(docs: list[dict[str, Any]], passes: int = 3, name: str = "cowrie") -> dict[str, float]:
+    """Events per CPU-second of the filter ``name`` over ``docs``: cold (first pass) and warm.
+
+    Call it in a fresh process for a true cold figure. The documents are kept
+    out of the cyclic garbage collector's scans (the runner holds one batch,
+    not a whole corpus).
+    """
+    group = [ep for ep in entry_points(group="cybexp.filters") if ep.name == name]
+    run = load_filters(entry_points_=group).filters[0].run
+    gc.collect()
+    gc.freeze()
+    try:
+        cold = _run_all(run, docs)
+        warm = min(_run_all(run, docs) for _ in range(passes))
+    finally:
+        gc.unfreeze()
+    return {
+        "events": len(docs),
+        "cold_cpu_seconds": cold,
+        "cold_events_per_cpu_s": len(docs) / cold,
+        "warm_cpu_seconds": warm,
+        "warm_events_per_cpu_s": len(docs) / warm,
+    }
+
+
+def profile(docs: list[dict[str, Any]], top: int, name: str = "cowrie") -> None:
+    """Print the ``top`` functions by own time over one cold pass (cProfile)."""
+    group = [ep for ep in entry_points(group="cybexp.filters") if ep.name == name]
+    run = load_filters(entry_points_=group).filters[0].run
+    profiler = cProfile.Profile(time.process_time)
+    profiler.runcall(_run_all, run, docs)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--passes", type=int, default=3, help="Warm passes (the best counts).")
+    parser.add_argument("--profile", type=int, metavar="N", help="Profile instead; print N rows.")
+    args = parser.parse_args()
+    docs = cowrie_documents(args.corpus)
+    if not docs:
+        parser.error(f"no Cowrie lines under {args.corpus / 'cowrie'}")
+    if args.profile:
+        profile(docs, args.profile)
+        return
+    result = measure(docs, args.passes)
+    print(
+        f"{result['events']} Cowrie events, parse + hash: "
+        f"cold {result['cold_events_per_cpu_s']:,.0f} events/CPU-s "
+        f"({result['cold_cpu_seconds']:.3f} CPU s), "
+        f"warm {result['warm_events_per_cpu_s']:,.0f} events/CPU-s "
+        f"({result['warm_cpu_seconds']:.3f} CPU s, best of {args.passes})"
+    )
+
+
+if __name__ == "__main__":
+    main()
