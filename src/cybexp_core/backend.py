@@ -50,7 +50,9 @@ class WriteStats:
 
 def _with_provenance(doc: dict[str, Any], sources: Sequence[str] | None) -> dict[str, Any]:
     if sources and doc.get("itype") == "event":
-        doc[PROVENANCE] = [sources[0]]  # the first raw document that made it
+        # One raw document: the smallest _hash of those that made it in this write, so the
+        # stored bytes do not depend on the order of the batch (an event is insert-only).
+        doc[PROVENANCE] = [min(sources)]
     return doc
 
 
