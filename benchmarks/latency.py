@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from bson import ObjectId
-from run import DEFAULT_CORPUS, cowrie_docs  # benchmarks/run.py, beside this script
+from run import DEFAULT_CORPUS  # benchmarks/run.py, beside this script
+from workloads import cowrie_docs
 
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
@@ -81,14 +82,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0, help="how long to insert")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="fsync every commit, as the embedded server does (one insert then costs ~40 ms "
+        "of disk on this machine, below 100 single inserts/s from one writer)",
+    )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the server and daemon
 
-    count = int(args.rate * args.seconds)
-    raws = cowrie_docs(args.corpus, count)
+    raws = cowrie_docs(args.corpus, int(args.rate * args.seconds))
     cowrie = next(f for f in load_filters().filters if f.info.name == "cowrie")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        LocalServer(Path(tmp) / "db", sync_on_commit=True, standalone=False) as server,
+        LocalServer(Path(tmp) / "db", sync_on_commit=args.sync, standalone=False) as server,
     ):
         archive = Archive.connect(Settings(mongo_url=server.uri, db="latency"))
         archive.ensure_indexes()
@@ -111,42 +118,61 @@ def main() -> None:
                 stderr=log,
                 stdout=subprocess.DEVNULL,
             )
-        while (
-            "daemon started" not in log_path.read_text()
-            or "change stream" not in log_path.read_text()
-        ):
-            if daemon.poll() is not None:
-                raise SystemExit(f"the daemon exited:\n{log_path.read_text()}")
-            time.sleep(0.2)
-        time.sleep(1.0)
-        consumes = cowrie.info.consumes[0]
-        watcher = Watcher(
-            archive, archive.pending_query(cowrie.info.id, cowrie.info.version, consumes)
-        )
-        thread = threading.Thread(target=watcher.run, daemon=True)
-        thread.start()
-        cpu_before = _cpu_seconds(daemon.pid)
-        started = time.monotonic()
-        for n, raw in enumerate(raws):
-            due = started + n / args.rate
-            pause = due - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
-            doc = dict(raw.doc)
-            at = time.monotonic()
-            _id = archive.collection.insert_one(doc).inserted_id
-            watcher.inserted(_id, at)
-        inserting = time.monotonic() - started
-        deadline = time.monotonic() + 30
-        while watcher.unseen and time.monotonic() < deadline:
-            time.sleep(0.1)
-        wall = time.monotonic() - started
-        cpu = _cpu_seconds(daemon.pid) - cpu_before
-        watcher.stop.set()
-        thread.join()
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(60)
-        archive.close()
+        try:
+            result = _measure(archive, daemon, log_path, raws, args, cowrie)
+        finally:
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+                daemon.wait(60)
+            archive.close()
+    print(json.dumps(result, indent=2))
+
+
+def _measure(
+    archive: Archive,
+    daemon: subprocess.Popen[bytes],
+    log_path: Path,
+    raws: list[Any],
+    args: argparse.Namespace,
+    cowrie: Any,
+) -> dict[str, Any]:
+    count = len(raws)
+    while (
+        "daemon started" not in log_path.read_text() or "change stream" not in log_path.read_text()
+    ):
+        if daemon.poll() is not None:
+            raise SystemExit(f"the daemon exited:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    time.sleep(1.0)
+    consumes = cowrie.info.consumes[0]
+    watcher = Watcher(archive, archive.pending_query(cowrie.info.id, cowrie.info.version, consumes))
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    cpu_before = _cpu_seconds(daemon.pid)
+    started = time.monotonic()
+    for n, raw in enumerate(raws):
+        due = started + n / args.rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        doc = dict(raw.doc)
+        at = time.monotonic()
+        _id = archive.collection.insert_one(doc).inserted_id
+        watcher.inserted(_id, at)
+        if n % 500 == 499:
+            print(
+                f"{n + 1} inserted in {time.monotonic() - started:.1f}s, "
+                f"{len(watcher.unseen)} pending",
+                file=sys.stderr,
+            )
+    inserting = time.monotonic() - started
+    deadline = time.monotonic() + 30
+    while watcher.unseen and time.monotonic() < deadline:
+        time.sleep(0.1)
+    wall = time.monotonic() - started
+    cpu = _cpu_seconds(daemon.pid) - cpu_before
+    watcher.stop.set()
+    thread.join()
     latencies = sorted(watcher.latencies)
     quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
     result = {
@@ -162,7 +188,7 @@ def main() -> None:
         "wall_s": round(wall, 1),
         "daemon_cpu_s": round(cpu, 1),
     }
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":

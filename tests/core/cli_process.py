@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 CLI = str(Path(sys.executable).parent / "cybexp-analytics")
@@ -80,19 +80,31 @@ def stderr_of(process: subprocess.Popen[bytes]) -> str:
     return Path(process.err_path).read_text()  # type: ignore[attr-defined]
 
 
-def children_of(pid: int) -> list[int]:
-    """Pids of the live processes whose parent is ``pid``."""
-    found = []
+def _processes() -> Iterator[tuple[int, str, int, bytes]]:
+    """``(pid, state, parent pid, command line)`` of every process that can be read."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-            found.append(int(proc.name))
-    return found
+        yield int(proc.name), fields[0], int(fields[1]), command
+
+
+def children_of(pid: int) -> list[int]:
+    """Pids of the live processes whose parent is ``pid``."""
+    return [p for p, state, ppid, _ in _processes() if ppid == pid and state not in ("Z", "X")]
+
+
+def servers_on(data: Path) -> list[int]:
+    """Pids of the live embedded-server processes storing their files in ``data``."""
+    return [
+        pid
+        for pid, state, _, command in _processes()
+        if b"secantusd" in command and str(data).encode() in command and state not in ("Z", "X")
+    ]
 
 
 def alive(pid: int) -> bool:

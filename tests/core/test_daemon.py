@@ -9,7 +9,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from cybexp_core.logs import JsonFormatter, TextFormatter
 from cybexp_core.metrics import Metrics
 from cybexp_core.plugins import LoadedFilter, load_filters
 from cybexp_core.server import LocalServer
+from cybexp_core.testing import _fresh_archive
 from cybexp_core.worker import Runner, RunSummary
 from fakes import entry_point
 
@@ -56,14 +56,8 @@ def replica_set_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def streamed(replica_set_uri: str) -> Iterator[Archive]:
-    name = f"cybexp_test_{uuid.uuid4().hex[:12]}"
-    archive = Archive.connect(Settings(mongo_url=replica_set_uri, db=name))
-    archive.ensure_indexes()
-    try:
-        yield archive
-    finally:
-        archive.collection.database.client.drop_database(name)
-        archive.close()
+    """A fresh database on the replica-set server."""
+    yield from _fresh_archive(replica_set_uri)
 
 
 class Running:

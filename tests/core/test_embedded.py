@@ -10,26 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import CLI, run_cli, start_cli, stderr_of, wait_for
+from cli_process import CLI, run_cli, servers_on, start_cli, stderr_of, wait_for
 
 pytestmark = pytest.mark.skipif(not Path(CLI).exists(), reason="console script not installed")
-
-
-def _servers_on(data: Path) -> list[int]:
-    """Pids of the server processes storing their files in ``data``."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            command = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(b"secantusd" in part for part in command) and str(data).encode() in b" ".join(
-            command
-        ):
-            found.append(int(proc.name))
-    return found
 
 
 def _raw_count(tmp_path: Path) -> int:
@@ -45,7 +28,7 @@ def test_embedded_server_starts_keeps_data_and_stops(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert f"data in {tmp_path / 'data'}, log {tmp_path / 'data' / 'server.log'}" in first.stderr
     assert not (tmp_path / "data" / "server.json").exists(), "the last user stopped the server"
-    assert _servers_on(tmp_path / "data") == []
+    assert servers_on(tmp_path / "data") == []
     assert _raw_count(tmp_path) == 1
 
 
@@ -80,7 +63,7 @@ def test_a_daemon_keeps_its_database_when_the_command_that_started_it_exits(
         if starter.poll() is None:
             starter.kill()
     assert "database unavailable" not in stderr_of(daemon)
-    wait_for(lambda: not _servers_on(data), "the last user did not stop the server")
+    wait_for(lambda: not servers_on(data), "the last user did not stop the server")
     assert not (data / "server.json").exists()
 
 
@@ -91,12 +74,12 @@ def test_two_commands_racing_to_start_it_share_one_server(tmp_path: Path) -> Non
         assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
         first, second = (r.stdout.splitlines()[0] for r in results)
         assert first == second, "both commands report the same server"
-        assert len(_servers_on(tmp_path / "data")) == 1
+        assert len(servers_on(tmp_path / "data")) == 1
         assert run_cli(tmp_path, "server", "status").returncode == 0
     finally:
         stopped = run_cli(tmp_path, "server", "stop")
     assert stopped.stdout.startswith("stopped mongodb://127.0.0.1:")
-    assert _servers_on(tmp_path / "data") == []
+    assert servers_on(tmp_path / "data") == []
     assert run_cli(tmp_path, "server", "status").returncode == 3
 
 
@@ -105,14 +88,14 @@ def test_a_killed_servers_state_file_is_detected_and_replaced(tmp_path: Path) ->
     assert started.returncode == 0, started.stderr
     state = json.loads((tmp_path / "data" / "server.json").read_text())
     os.kill(state["pid"], signal.SIGKILL)
-    wait_for(lambda: state["pid"] not in _servers_on(tmp_path / "data"), "kill -9 failed")
+    wait_for(lambda: state["pid"] not in servers_on(tmp_path / "data"), "kill -9 failed")
     try:
         assert _raw_count(tmp_path) == 0, "a new server was started on the same files"
         status = run_cli(tmp_path, "server", "status", "--json")
         assert status.returncode == 3, "the command's own server stopped when it exited"
     finally:
         run_cli(tmp_path, "server", "stop")
-    assert _servers_on(tmp_path / "data") == []
+    assert servers_on(tmp_path / "data") == []
 
 
 def test_a_pinned_server_keeps_data_across_commands(tmp_path: Path) -> None:
