@@ -269,12 +269,12 @@ def assert_filter_contract(
 def snapshot(archive: Archive) -> dict[str, dict[str, Any]]:
     """The whole collection by ``_hash``, without ids, leases and failure times.
 
-    Arrays whose order MongoDB does not define (``_ref``, ``_cref``, ``filters``)
+    Arrays whose order MongoDB does not define (``_ref``, ``_cref``, ``_from``, ``filters``)
     are sorted, so two runs that should agree compare equal with ``==``.
     """
     result = {}
     for doc in archive.collection.find({}, {"_id": 0, "_lease": 0}):
-        for key in ("_ref", "_cref"):
+        for key in ("_ref", "_cref", "_from"):
             if isinstance(doc.get(key), list):
                 doc[key] = sorted(doc[key])
         result[doc["_hash"]] = legacy_marks.comparable(doc)

@@ -28,7 +28,7 @@ def plugin_path(tmp_path: Path) -> Path:
     site = tmp_path / "site"
     info = site / "cybexp_fake_filters-1.0.dist-info"
     if not info.exists():
-        info.mkdir(parents=True)
+        info.mkdir(parents=True, exist_ok=True)  # two threads may get here at once
         (info / "METADATA").write_text(
             "Metadata-Version: 2.1\nName: cybexp-fake-filters\nVersion: 1.0\n"
         )
