@@ -210,13 +210,7 @@ class Daemon:
                 metrics.lag.labels(flt.info.name).set(max(lag, 0.0))
                 waiting = due[flt.info.id] - now if backoffs[flt.info.id].failures else 0.0
                 metrics.backoff.labels(flt.info.name).set(max(waiting, 0.0))
-            state = archive.collection.database[STATE_COLLECTION]
-            owner = self.runner.worker_id
-            held = sum(
-                sum(1 for lease in doc.get("leases", []) if lease.get("by") == owner)
-                for doc in state.find({"leases.by": owner}, {"leases": 1})
-            )
-            metrics.leases.set(held)
+            metrics.leases.set(archive.leases.count_held_by(self.runner.worker_id))
             metrics.set_database(True)
         except PyMongoError:
             metrics.set_database(False)

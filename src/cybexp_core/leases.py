@@ -295,6 +295,13 @@ class Leases:
                 break
         return Claim(claim.key, claim.lo, at, claim.docs[:done], claim.token, claim.base)
 
+    def count_held_by(self, worker: str) -> int:
+        """How many leases, over every queue, name ``worker`` as their owner."""
+        return sum(
+            sum(1 for lease in doc.get("leases", []) if lease.get("by") == worker)
+            for doc in self.state.find({"leases.by": worker}, {"leases": 1})
+        )
+
     def expire(self, key: str, token: str) -> None:
         """The batch could not finish: let the next claim take its range over now."""
         self.state.update_one({"_id": key, "leases.id": token}, {"$set": {"leases.$.until": 0}})
