@@ -36,19 +36,6 @@ def _iso(epoch: object) -> str | None:
 # ---------------------------------------------------------------------------- output
 
 
-def _value_text(doc: Mapping[str, Any]) -> str:
-    itype = doc.get("itype")
-    if itype == "attribute":
-        text = json.dumps(doc.get("data"), ensure_ascii=False)
-        return text[1:-1] if text.startswith('"') else text
-    if itype == "event":
-        return f"{_iso(doc.get('timestamp'))} {doc.get('orgid')} {doc.get('category', '')}"
-    if itype == "session":
-        start, end = _iso(doc.get("start_time")), _iso(doc.get("end_time"))
-        return f"{start or '?'} .. {end or '?'}" if start or end else ""
-    return ""
-
-
 def _row(node: Node, details: Mapping[str, Any] | None) -> dict[str, Any]:
     doc = node.doc
     row: dict[str, Any] = {
