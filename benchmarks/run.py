@@ -41,7 +41,7 @@ from typing import Any
 
 from cpu import process_cpu, server_cpu
 from pymongo import MongoClient, UpdateOne
-from workloads import WORKLOADS, cowrie_docs
+from workloads import DEFAULT_CORPUS, WORKLOADS, cowrie_docs
 
 from cybexp_core import Raw
 from cybexp_core.backend import Archive, flatten
@@ -49,7 +49,6 @@ from cybexp_core.plugins import load_filters
 from cybexp_core.server import LocalServer
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpus"
 #: The original analytics module on this kind of machine and server (issue 7).
 ORIGINAL = {"cowrie": 9.0, "openphish": 2.0}
 COWRIE_ID = "d2076b75-715e-4e4d-ae0a-a291cc6d90b7"

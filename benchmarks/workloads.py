@@ -10,6 +10,13 @@ from cybexp_core import Raw
 from cybexp_core.errors import InputError
 from cybexp_core.ingest import read_file
 
+#: ``shared/corpus`` beside the checkout, or beside a folder above it (a worktree).
+DEFAULT_CORPUS = next(
+    (up / "shared" / "corpus" for up in Path(__file__).resolve().parents
+     if (up / "shared" / "corpus").is_dir()),
+    Path(__file__).resolve().parent.parent.parent / "shared" / "corpus",
+)
+
 
 def cowrie_docs(corpus: Path, count: int, tag: str = "r") -> list[Raw]:
     """Real Cowrie lines; past the corpus size (or all of them, for a ``tag`` other than
@@ -21,6 +28,8 @@ def cowrie_docs(corpus: Path, count: int, tag: str = "r") -> list[Raw]:
         for line in path.read_bytes().splitlines()
         if line.strip()
     ]
+    if not lines:
+        raise FileNotFoundError(f"no Cowrie lines under {corpus / 'cowrie'}")
     events = [orjson.loads(line) for line in lines]
     raws: list[Raw] = []
     replica = 0 if tag == "r" else 1
