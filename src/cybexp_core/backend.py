@@ -123,8 +123,8 @@ class Archive(ArchiveBookkeeping):
         for raw in raws:  # the first writer's orgid wins, as in TAHOE
             first.setdefault(raw._hash, raw.doc)
         docs = list(first.values())
-        inserted = self._insert_unordered(docs)
-        return inserted, len(raws) - inserted
+        stored = self._insert_unordered(docs)
+        return len(docs) - len(stored), len(raws) - len(docs) + len(stored)
 
     # ------------------------------------------------------------------ instances
 
@@ -136,18 +136,19 @@ class Archive(ArchiveBookkeeping):
         while len(known) > KNOWN_CACHE_SIZE:
             known.popitem(last=False)
 
-    def _insert_unordered(self, docs: list[dict[str, Any]]) -> int:
-        """Insert ``docs``; documents already stored (duplicate ``_hash``) are not an error."""
+    def _insert_unordered(self, docs: list[dict[str, Any]]) -> set[int]:
+        """Insert ``docs``; returns the indexes of those already stored (a duplicate key is
+        not an error)."""
         if not docs:
-            return 0
+            return set()
         try:
-            return len(self.collection.insert_many(docs, ordered=False).inserted_ids)
+            self.collection.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            fatal = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-            if fatal:
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
-            return int(exc.details.get("nInserted", len(docs) - len(errors)))
+            return {e["index"] for e in errors}
+        return set()
 
     def write_instances(
         self, instances: Iterable[Instance], provenance: Mapping[str, Sequence[str]] | None = None
@@ -156,8 +157,9 @@ class Archive(ArchiveBookkeeping):
 
         Instances are de-duplicated in memory; hashes this process has already
         stored are skipped; attributes, objects and events are insert-only (a
-        stored document wins, as in TAHOE); sessions are upserted and merged
-        (``_ref`` union, earliest ``start_time``, latest ``end_time``), a session
+        stored document wins, as in TAHOE); a new session is inserted with them, one
+        already stored is merged into by an upsert (``_ref`` union, earliest
+        ``start_time``, latest ``end_time``), a session
         with ``max_events`` up to its cap (then ``saturated: true``). Running it
         twice with the same input leaves the database unchanged (but for the
         ``saturated`` mark on a capped session that the first run filled exactly).
@@ -180,15 +182,19 @@ class Archive(ArchiveBookkeeping):
             for h, inst in unique.items()
             if h not in known
         ]
-        stats = WriteStats(existing=len(unique) - len(new))
-        stats.inserted = self._insert_unordered(new)
-        stats.existing += len(new) - stats.inserted
+        writes = {h: session_update(group, provenance.get(h, ())) for h, group in sessions.items()}
+        # A session this process has not stored yet is inserted with the rest; one already
+        # stored (known, or a duplicate key) is merged into by an upsert.
+        fresh = [h for h in writes if h not in known]
+        stored = self._insert_unordered(new + [writes[h].document() for h in fresh])
+        already = sum(1 for i in stored if i < len(new))
+        stats = WriteStats(len(new) - already, len(unique) - len(new) + already, len(writes))
+        merge = [write for h, write in writes.items() if h in known]
+        merge += [writes[fresh[i - len(new)]] for i in sorted(stored) if i >= len(new)]
+        if merge:
+            self._upsert_sessions(merge)
         self._remember(unique)
-        if sessions:
-            self._upsert_sessions(
-                [session_update(group, provenance.get(h, ())) for h, group in sessions.items()]
-            )
-            stats.sessions = len(sessions)
+        self._remember(writes)
         return stats
 
     def _upsert_sessions(self, writes: list[SessionWrite]) -> None:

@@ -64,6 +64,20 @@ class SessionWrite:
     def upsert(self) -> UpdateOne:
         return UpdateOne(self.query, self.update, upsert=True)
 
+    def document(self) -> dict[str, Any]:
+        """The document :meth:`upsert` creates when the session is not stored yet.
+
+        Inserted with the batch's other instances, a new session costs an insert, not an
+        update; only one already stored (a duplicate key) is merged by :meth:`upsert`.
+        Its ``_ref`` and ``_from`` are within their limits, so it needs no :meth:`trim`.
+        """
+        doc = {**_identity(self.query), **self.update["$setOnInsert"]}
+        for name, values in self.update["$addToSet"].items():
+            doc[name] = list(values["$each"])
+        for operator in ("$min", "$max", "$set"):
+            doc.update(self.update.get(operator, {}))
+        return doc
+
     def retry(self) -> list[UpdateOne]:
         """What to write after the upsert failed with a duplicate key."""
         if self.limit is None:

@@ -68,6 +68,30 @@ def test_sessions_converge_whatever_the_arrival_order(archive: Archive) -> None:
         assert doc["data"] == {"sessionid": ["abcd1234"], "sesnor": ["sensor1"]}
 
 
+@pytest.mark.parametrize("cap", [None, 2])
+def test_a_new_session_is_inserted_as_its_upsert_would_create_it(
+    archive: Archive, cap: int | None
+) -> None:
+    """New sessions go in with the batch's inserts; the document is the one the merging
+    upsert makes (times, refs cut to the cap and ``saturated``, ``_from``)."""
+    parts = [
+        _session("e-closed", end_time=130.0, duration=30.0, start_time=100.0, max_events=cap),
+        _session("e-login", start_time=110.0, end_time=110.0, max_events=cap),
+        _session("e-connect", start_time=90.0, max_events=cap),
+    ]
+    sources = ["raw-b", "raw-a", "raw-b"]
+    write = session_update(parts, sources)
+    archive.collection.bulk_write([write.upsert()])
+    upserted = _stored_session(archive)
+    archive.collection.delete_many({})
+    stats = archive.write_instances(parts, {parts[0]._hash: sources})
+    inserted = _stored_session(archive)
+    assert inserted == upserted and stats.sessions == 1
+    assert inserted["_from"] == ["raw-b", "raw-a"]
+    assert (inserted["start_time"], inserted["end_time"]) == (90.0, 130.0)
+    assert inserted.get("saturated", False) is (cap is not None)
+
+
 def test_concurrent_writers_race_without_errors_or_duplicates(
     archive: Archive, mongo_uri: str
 ) -> None:
