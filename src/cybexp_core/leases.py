@@ -65,6 +65,9 @@ _MAX_PROBES = 64
 #: First width of a claim window (seconds of ObjectId time), and the narrowest.
 START_SPAN = 60.0
 MIN_SPAN = 1e-6
+#: The widest window: all of ObjectId time (2**32 s). Without it, a trickle of thin claims
+#: doubled the span ~960 times until ``int(span * TICK)`` overflowed (a float infinity).
+MAX_SPAN = float(1 << 32)
 
 
 @define
@@ -172,7 +175,7 @@ class Leases:
         settled = oids.to_int(oids.upper_at(now - settle))
         if start >= cap:
             return None
-        span = float(state.get("span") or START_SPAN)
+        span = min(float(state.get("span") or START_SPAN), MAX_SPAN)
         scanned, docs, upper = start, [], start
         for _ in range(_MAX_PROBES):
             upper = min(start + int(span * oids.TICK), cap)
@@ -180,12 +183,12 @@ class Leases:
             if docs or upper >= cap:
                 break
             scanned = upper
-            span *= 2
+            span = min(span * 2, MAX_SPAN)
         if len(docs) >= limit:  # full: next time, the width that held one batch
             hi = oids.to_int(docs[-1]["_id"])
             return lo, docs[-1]["_id"], docs, max((hi - start) / oids.TICK, MIN_SPAN)
         if len(docs) < limit / 2:
-            span *= 2
+            span = min(span * 2, MAX_SPAN)
         # Scanned space holds nothing more; pass over it only where it has settled.
         last = oids.to_int(docs[-1]["_id"]) if docs else start
         hi = max(last, min(upper, settled))

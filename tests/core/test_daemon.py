@@ -20,9 +20,10 @@ from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.daemon import Daemon
 from cybexp_core.heartbeat import WORKERS_COLLECTION, describe_workers, worker_rows
-from cybexp_core.leases import STATE_COLLECTION
+from cybexp_core.leases import STATE_COLLECTION, Leases
 from cybexp_core.logs import JsonFormatter, TextFormatter
 from cybexp_core.metrics import Metrics
+from cybexp_core.owner import Owner
 from cybexp_core.plugins import LoadedFilter, load_filters
 from cybexp_core.server import LocalServer
 from cybexp_core.testing import _fresh_archive
@@ -238,3 +239,21 @@ def test_no_pymongo_noise_at_verbose(tmp_path: Path) -> None:
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+
+
+def test_a_trickle_of_documents_claimed_one_by_one_never_stalls(archive: Archive) -> None:
+    """The latency benchmark's stall: each thin claim doubled the claim window until, after
+    ~960 claims, its width overflowed (OverflowError) and the daemon died. 1,000 documents
+    inserted and claimed one at a time are each claimed."""
+    archive.ensure_indexes()
+    owner = Owner.here("trickle")
+    key = Leases.key("fake-ips", Consumes.raw("demo"))
+    for n in range(1000):
+        [_id] = archive.collection.insert_many([Raw("demo", {"n": n}, "org1").doc]).inserted_ids
+        claim = archive.leases.claim(
+            key, {"itype": "raw", "sub_type": "demo"}, token=f"t{n}", owner=owner,
+            limit=1000, lease_seconds=60,
+        )
+        assert claim is not None and [d["_id"] for d in claim.docs] == [_id], f"claim {n + 1}"
+        archive.leases.release(claim, {"processed": 1})
+    assert archive.progress("fake-ips", [Consumes.raw("demo")]).processed == 1000
