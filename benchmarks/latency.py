@@ -57,6 +57,7 @@ class Watcher:
         self.latencies: list[float] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.errors = 0
 
     def inserted(self, _id: ObjectId, at: float) -> None:
         with self.lock:
@@ -64,23 +65,30 @@ class Watcher:
 
     def run(self) -> None:
         while not self.stop.is_set():
-            with self.lock:
-                ids = list(self.unseen)
-            if ids:
-                state = self.archive.leases.read(self.key)
-                cursor = state.get("cursor")
-                leased = [(x["lo"], x["hi"]) for x in state.get("leases", [])]
-                pending = {
-                    _id
-                    for _id in ids
-                    if cursor is None or _id > cursor or any(lo < _id <= hi for lo, hi in leased)
-                }
-                now = time.monotonic()
-                with self.lock:
-                    for _id in ids:
-                        if _id not in pending:
-                            self.latencies.append(now - self.unseen.pop(_id))
+            try:
+                self._look()
+            except Exception as exc:  # noqa: BLE001 - a dead watcher would look like a stall
+                self.errors += 1
+                print(f"watcher: {type(exc).__name__}: {exc}", file=sys.stderr)
             self.stop.wait(0.02)
+
+    def _look(self) -> None:
+        with self.lock:
+            ids = list(self.unseen)
+        if ids:
+            state = self.archive.leases.read(self.key)
+            cursor = state.get("cursor")
+            leased = [(x["lo"], x["hi"]) for x in state.get("leases", [])]
+            pending = {
+                _id
+                for _id in ids
+                if cursor is None or _id > cursor or any(lo < _id <= hi for lo, hi in leased)
+            }
+            now = time.monotonic()
+            with self.lock:
+                for _id in ids:
+                    if _id not in pending:
+                        self.latencies.append(now - self.unseen.pop(_id))
 
 
 def main() -> None:
@@ -89,6 +97,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0, help="how long to insert")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--log", type=Path, help="keep the daemon's log (-v) in this file (default: discarded)"
+    )
     parser.add_argument(
         "--sync",
         action="store_true",
@@ -106,7 +117,7 @@ def main() -> None:
     ):
         archive = Archive.connect(Settings(mongo_url=server.uri, db="latency"))
         archive.ensure_indexes()
-        log_path = Path(tmp) / "daemon.log"
+        log_path = args.log or Path(tmp) / "daemon.log"
         with open(log_path, "w") as log:
             daemon = subprocess.Popen(
                 [
@@ -167,9 +178,12 @@ def _measure(
         _id = archive.collection.insert_one(doc).inserted_id
         watcher.inserted(_id, at)
         if n % 500 == 499:
+            if daemon.poll() is not None:
+                raise SystemExit(f"the daemon exited ({daemon.returncode}); its log: {log_path}")
             print(
                 f"{n + 1} inserted in {time.monotonic() - started:.1f}s, "
-                f"{len(watcher.unseen)} pending",
+                f"{len(watcher.unseen)} pending"
+                + ("" if thread.is_alive() else " (the watcher died)"),
                 file=sys.stderr,
             )
     inserting = time.monotonic() - started
@@ -194,6 +208,7 @@ def _measure(
         "max_s": round(latencies[-1], 3),
         "wall_s": round(wall, 1),
         "daemon_cpu_s": round(cpu, 1),
+        "watcher_errors": watcher.errors,
     }
     return result
 
