@@ -16,7 +16,9 @@ encoded once, not once per parent.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from cybexp_core.hashing import quote
@@ -24,15 +26,17 @@ from cybexp_core.hashing import quote
 if TYPE_CHECKING:
     from cybexp_core.models import Child
 
-__all__ = ["Derived", "derive", "derive_shared", "fragment"]
+__all__ = ["Derived", "derive", "derive_shared", "fragment", "known_derivation"]
 
 #: ``(data, canonical string, _cref, _ref)`` of a composite instance.
 Derived = tuple[dict[str, list[Any]], str, tuple[str, ...], tuple[str, ...]]
 
 _set = object.__setattr__
+_sub_type = attrgetter("sub_type")
 
-#: Derivations remembered by :func:`derive_shared`, keyed by the children's ``id``s.
-_SHARED: dict[tuple[int, ...], tuple[tuple[Child, ...], Derived]] = {}
+#: Derivations remembered by :func:`derive_shared`, keyed by the children's ``id``s
+#: (an OrderedDict: dropping the oldest is O(1), where a dict's first key is not).
+_SHARED: OrderedDict[tuple[int, ...], tuple[tuple[Child, ...], Derived]] = OrderedDict()
 SHARED_SIZE = 8192
 #: Longer canonical strings (a 200 kB command) are derived each time, never kept.
 SHARED_MAX_CANON = 2048
@@ -69,6 +73,52 @@ def derive(children: Sequence[Child]) -> Derived:
             (key,),
             (key, *refs) if refs else (key,),
         )
+    if len(children) == 2:
+        first, second = children
+        if first.sub_type > second.sub_type:
+            first, second = second, first
+        elif first.sub_type == second.sub_type:
+            return _grouped(children)
+        cref = (first._hash, second._hash)
+        return (
+            {first.sub_type: [first.data], second.sub_type: [second.data]},
+            "{"
+            + (first._fragment or fragment(first))
+            + ", "
+            + (second._fragment or fragment(second))
+            + "}",
+            cref,
+            _refs((first, second), cref) if first._ref or second._ref else cref,
+        )
+    ordered = sorted(children, key=_sub_type)
+    data: dict[str, list[Any]] = {}
+    parts: list[str] = []
+    hashes: list[str] = []
+    nested = False
+    for child in ordered:
+        data[child.sub_type] = [child.data]
+        parts.append(child._fragment or fragment(child))
+        hashes.append(child._hash)
+        if child._ref:
+            nested = True
+    if len(data) != len(ordered):  # some children share a sub_type
+        return _grouped(children)
+    cref = tuple(hashes)
+    return data, "{" + ", ".join(parts) + "}", cref, _refs(ordered, cref) if nested else cref
+
+
+def _refs(ordered: Sequence[Child], cref: tuple[str, ...]) -> tuple[str, ...]:
+    """``_ref``: each child's hash followed by its descendants', first occurrence kept."""
+    ref: dict[str, None] = {}
+    for child in ordered:
+        ref[child._hash] = None
+        if child._ref:
+            ref.update(dict.fromkeys(child._ref))
+    return tuple(ref)
+
+
+def _grouped(children: Sequence[Child]) -> Derived:
+    """:func:`derive` of children of which some share a sub_type."""
     # Within one sub_type, equal canonical strings mean equal hashes (an attribute's
     # canonical string is a JSON scalar, an object's a JSON object), so the canonical
     # string alone de-duplicates.
@@ -96,12 +146,19 @@ def derive(children: Sequence[Child]) -> Derived:
             data[sub_type] = [member.data for member in members]
             ordered.extend(members)
     cref = tuple([child._hash for child in ordered])
-    ref: dict[str, None] = {}
-    for child in ordered:
-        ref[child._hash] = None
-        if child._ref:
-            ref.update(dict.fromkeys(child._ref))
-    return data, "{" + ", ".join(parts) + "}", cref, tuple(ref)
+    return data, "{" + ", ".join(parts) + "}", cref, _refs(ordered, cref)
+
+
+def known_derivation(children: object) -> Derived | None:
+    """What :func:`derive_shared` remembers for ``children`` (a list or tuple), else ``None``.
+
+    A hit means ``children`` are the very objects derived before (the entry keeps them
+    alive, so their ``id``s are theirs), so they need no second check.
+    """
+    if type(children) is not tuple and type(children) is not list:
+        return None
+    hit = _SHARED.get(tuple(map(id, children)))  # type: ignore[call-overload]
+    return None if hit is None else hit[1]
 
 
 def derive_shared(children: tuple[Child, ...]) -> Derived:
@@ -121,6 +178,6 @@ def derive_shared(children: tuple[Child, ...]) -> Derived:
     derived = derive(children)
     if len(derived[1]) <= SHARED_MAX_CANON:
         if len(_SHARED) >= SHARED_SIZE:
-            _SHARED.pop(next(iter(_SHARED), None), None)  # type: ignore[arg-type]
+            _SHARED.popitem(last=False)
         _SHARED[key] = (children, derived)
     return derived

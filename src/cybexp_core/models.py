@@ -19,9 +19,9 @@ from typing import Any, ClassVar, Literal
 
 from attrs import field, frozen
 
-from cybexp_core.composite import derive_shared
+from cybexp_core.composite import derive_shared, known_derivation
 from cybexp_core.errors import InvalidInstanceError
-from cybexp_core.hashing import canonical, sha256_hex
+from cybexp_core.hashing import canonical, quote, sha256_hex
 
 __all__ = [
     "CATEGORIES",
@@ -44,6 +44,7 @@ CATEGORIES = ("benign", "malicious", "unknown")
 
 #: Frozen classes set their derived fields with this (attrs' documented way).
 _set = object.__setattr__
+_new = object.__new__
 
 
 #: sub_types already found valid (a filter uses a few dozen; bounded all the same).
@@ -115,10 +116,21 @@ class _Composite(Instance):
     _cref: tuple[str, ...]
     _ref: tuple[str, ...]
 
-    def _derive_children(self) -> tuple[str, ...]:
-        """Set ``_data``, ``_canon``, ``_cref`` and ``_ref`` from ``children`` (in TAHOE's
-        canonical order, see :mod:`cybexp_core.composite`); return ``_ref``."""
-        data, canon, cref, ref = derive_shared(self.children)
+    def _derive_children(self, owner: str) -> tuple[str, ...]:
+        """Check ``children`` and set ``_data``, ``_canon``, ``_cref`` and ``_ref`` from them
+        (in TAHOE's canonical order, see :mod:`cybexp_core.composite`); return ``_ref``.
+
+        Children whose derivation is remembered are the very objects checked before.
+        """
+        children = self.children
+        derived = known_derivation(children)
+        if derived is None:
+            children = _as_children(f"{owner} {self.sub_type!r}", children)
+            derived = derive_shared(children)
+        elif type(children) is not tuple:
+            children = tuple(children)
+        _set(self, "children", children)
+        data, canon, cref, ref = derived
         _set(self, "_data", data)
         _set(self, "_canon", canon)
         _set(self, "_cref", cref)
@@ -145,16 +157,20 @@ class Attribute(Instance):
     _fragment: str | None = field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
-        _check_sub_type("Attribute", self.sub_type)
-        data = self.data
-        if not isinstance(data, _SCALARS):
+        sub_type, data = self.sub_type, self.data
+        if type(sub_type) is not str or sub_type not in _GOOD_SUB_TYPES:
+            _check_sub_type("Attribute", sub_type)
+        if type(data) is str:  # the common case, as canonical() does it
+            canon = quote(data.strip())
+        elif isinstance(data, _SCALARS):
+            canon = canonical(data)
+        else:
             raise InvalidInstanceError(
-                f"Attribute {self.sub_type!r}: data must be str, int, float, bool or None, "
+                f"Attribute {sub_type!r}: data must be str, int, float, bool or None, "
                 f"got {type(data).__name__}"
             )
-        canon = canonical(data)
         _set(self, "_canon", canon)
-        _set(self, "_hash", sha256_hex("attribute" + self.sub_type + canon))
+        _set(self, "_hash", sha256_hex("attribute" + sub_type + canon))
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -181,10 +197,11 @@ class Object(_Composite):
     _fragment: str | None = field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
-        _check_sub_type("Object", self.sub_type)
-        _set(self, "children", _as_children(f"Object {self.sub_type!r}", self.children))
-        self._derive_children()
-        _set(self, "_hash", sha256_hex("object" + self.sub_type + self._canon))
+        sub_type = self.sub_type
+        if type(sub_type) is not str or sub_type not in _GOOD_SUB_TYPES:
+            _check_sub_type("Object", sub_type)
+        self._derive_children("Object")
+        _set(self, "_hash", sha256_hex("object" + sub_type + self._canon))
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -199,13 +216,19 @@ class Object(_Composite):
 
 
 def _context_hashes(
-    owner: str, name: str, items: object, ref: tuple[str, ...]
+    sub_type: str, name: str, items: object, ref: tuple[str, ...]
 ) -> tuple[str, ...]:
     """The distinct hashes of ``items`` (``mal_data``/``ben_data``), each one in ``ref``."""
-    if type(items) in (list, tuple):
-        hashes = [item._hash for item in items if type(item) in _CHILD_TYPES]  # type: ignore[attr-defined]
-        if len(hashes) == len(items) and set(ref).issuperset(hashes):  # type: ignore[arg-type]
-            return tuple(dict.fromkeys(hashes))
+    if type(items) in (list, tuple):  # the common case: a few children, each in ref
+        hashes: list[str] = []
+        for item in items:  # type: ignore[attr-defined]
+            if type(item) not in _CHILD_TYPES or item._hash not in ref:
+                break
+            if item._hash not in hashes:
+                hashes.append(item._hash)
+        else:
+            return tuple(hashes)
+    owner = f"Event {sub_type!r}"
     values = [items] if isinstance(items, (Attribute, Object)) else items
     if not isinstance(values, Iterable) or isinstance(values, (str, bytes, Mapping)):
         raise InvalidInstanceError(f"{owner}: {name} must be a list of Attribute/Object")
@@ -280,7 +303,7 @@ class Event(_Composite):
 
     def __attrs_post_init__(self) -> None:
         sub_type, orgid, timestamp = self.sub_type, self.orgid, self.timestamp
-        if sub_type not in _GOOD_SUB_TYPES:
+        if type(sub_type) is not str or sub_type not in _GOOD_SUB_TYPES:
             _check_sub_type("Event", sub_type)
         if type(orgid) is not str:
             raise InvalidInstanceError(f"Event {sub_type!r}: orgid must be a str, got {orgid!r}")
@@ -292,19 +315,17 @@ class Event(_Composite):
             raise InvalidInstanceError(
                 f"Event {sub_type!r}: category must be one of {CATEGORIES}, got {self.category!r}"
             )
-        children = _as_children(f"Event {sub_type!r}", self.children)
-        _set(self, "children", children)
-        ref = self._derive_children()
+        ref = self._derive_children("Event")
         mal_data, ben_data = self.mal_data, self.ben_data
         mal = ben = ()
         if mal_data:
-            mal = _context_hashes(f"Event {sub_type!r}", "mal_data", mal_data, ref)
+            mal = _context_hashes(sub_type, "mal_data", mal_data, ref)
             if type(mal_data) is not tuple:
                 _set(self, "mal_data", _as_tuple(mal_data))
         elif type(mal_data) is not tuple:
             _set(self, "mal_data", ())
         if ben_data:
-            ben = _context_hashes(f"Event {sub_type!r}", "ben_data", ben_data, ref)
+            ben = _context_hashes(sub_type, "ben_data", ben_data, ref)
             if type(ben_data) is not tuple:
                 _set(self, "ben_data", _as_tuple(ben_data))
             if mal and set(mal) & set(ben):
@@ -365,13 +386,11 @@ class Session(_Composite):
     _hash: str = field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        owner = f"Session {self.sub_type!r}"
         _check_sub_type("Session", self.sub_type)  # before it is used in a message
         self._set_stamp(self.events, self.start_time, self.end_time, self.duration)
         if self.max_events is not None:
-            _check_max_events(owner, self.max_events)
-        _set(self, "children", _as_children(owner, self.children))
-        self._derive_children()
+            _check_max_events(f"Session {self.sub_type!r}", self.max_events)
+        self._derive_children("Session")
         _set(self, "_hash", sha256_hex("session" + self.sub_type + self._canon))
 
     def _set_stamp(
@@ -379,11 +398,12 @@ class Session(_Composite):
     ) -> None:
         if type(events) is not tuple:
             events = tuple(events)
-        for event_hash in events:
-            if not isinstance(event_hash, str):
-                raise InvalidInstanceError(
-                    f"Session {self.sub_type!r}: events must be hashes (str)"
-                )
+        if len(events) != 1 or type(events[0]) is not str:  # one hash: the common case
+            for event_hash in events:
+                if not isinstance(event_hash, str):
+                    raise InvalidInstanceError(
+                        f"Session {self.sub_type!r}: events must be hashes (str)"
+                    )
         _set(self, "events", events)
         if (
             (start is None or (type(start) is float and start - start == 0.0))
@@ -413,7 +433,7 @@ class Session(_Composite):
         hashed a second time. Filters that emit one session per event use it.
         ``max_events`` is this session's unless given (``None`` removes the cap).
         """
-        copy = object.__new__(Session)
+        copy = _new(Session)
         _set(copy, "sub_type", self.sub_type)
         _set(copy, "children", self.children)
         _set(copy, "_data", self._data)
@@ -492,6 +512,16 @@ _CHILD_TYPES = (Attribute, Object)
 def flatten(instances: Iterable[Instance]) -> Iterator[Instance]:
     """Yield each instance and all its descendants (children first, then the parent)."""
     for instance in instances:
-        if isinstance(instance, _Composite):
-            yield from flatten(instance.children)
+        if type(instance) is not Attribute and isinstance(instance, _Composite):
+            yield from _descendants(instance.children)
         yield instance
+
+
+def _descendants(children: tuple[Child, ...]) -> list[Child]:
+    """:func:`flatten` of a composite's children, as a list (no generator per level)."""
+    found: list[Child] = []
+    for child in children:
+        if type(child) is not Attribute and isinstance(child, _Composite):
+            found += _descendants(child.children)
+        found.append(child)
+    return found
