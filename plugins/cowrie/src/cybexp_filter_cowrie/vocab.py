@@ -38,18 +38,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def cached(maxsize: int) -> Callable[[F], F]:
-    """``lru_cache(maxsize, typed=True)`` that is skipped for long string arguments."""
+    """``lru_cache(maxsize, typed=True)`` that is skipped for long string arguments.
+
+    Functions of one or two arguments (nearly every call) get a wrapper without a loop.
+    """
 
     def decorate(function: F) -> F:
         memo = lru_cache(maxsize=maxsize, typed=True)(function)
+        arity = function.__code__.co_argcount
+        limit = _MAX_CACHED_TEXT
+        call: Callable[..., Any]
+        if arity == 1:
 
-        @wraps(function)
-        def call(*args: Any) -> Any:
-            for arg in args:
-                if type(arg) is str and len(arg) > _MAX_CACHED_TEXT:
-                    return function(*args)
-            return memo(*args)
+            def call(a: Any) -> Any:
+                if type(a) is str and len(a) > limit:
+                    return function(a)
+                return memo(a)
 
+        elif arity == 2:
+
+            def call(a: Any, b: Any) -> Any:
+                if (type(b) is str and len(b) > limit) or (type(a) is str and len(a) > limit):
+                    return function(a, b)
+                return memo(a, b)
+
+        else:
+
+            def call(*args: Any) -> Any:
+                for arg in args:
+                    if type(arg) is str and len(arg) > limit:
+                        return function(*args)
+                return memo(*args)
+
+        wraps(function)(call)
         call.cache_info = memo.cache_info  # type: ignore[attr-defined]
         call.cache_clear = memo.cache_clear  # type: ignore[attr-defined]
         return call  # type: ignore[return-value]
