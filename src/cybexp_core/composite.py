@@ -26,7 +26,7 @@ from cybexp_core.hashing import quote
 if TYPE_CHECKING:
     from cybexp_core.models import Child
 
-__all__ = ["Derived", "derive", "derive_shared", "fragment", "known_derivation"]
+__all__ = ["Derived", "derive", "derive_shared", "fragment", "remembered"]
 
 #: ``(data, canonical string, _cref, _ref)`` of a composite instance.
 Derived = tuple[dict[str, list[Any]], str, tuple[str, ...], tuple[str, ...]]
@@ -149,16 +149,16 @@ def _grouped(children: Sequence[Child]) -> Derived:
     return data, "{" + ", ".join(parts) + "}", cref, _refs(ordered, cref)
 
 
-def known_derivation(children: object) -> Derived | None:
-    """What :func:`derive_shared` remembers for ``children`` (a list or tuple), else ``None``.
+def remembered(children: object) -> tuple[tuple[Child, ...], Derived] | None:
+    """The children (as the tuple remembered) and derivation :func:`derive_shared` keeps for
+    ``children`` (a list or tuple of the very same objects), else ``None``.
 
-    A hit means ``children`` are the very objects derived before (the entry keeps them
-    alive, so their ``id``s are theirs), so they need no second check.
+    A hit means ``children`` are the objects derived before (the entry keeps them alive,
+    so their ``id``s are theirs): they need no second check.
     """
     if type(children) is not tuple and type(children) is not list:
         return None
-    hit = _SHARED.get(tuple(map(id, children)))  # type: ignore[call-overload]
-    return None if hit is None else hit[1]
+    return _SHARED.get(tuple(map(id, children)))  # type: ignore[call-overload]
 
 
 def derive_shared(children: tuple[Child, ...]) -> Derived:

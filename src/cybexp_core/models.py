@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from attrs import field, frozen
 
-from cybexp_core.composite import derive_shared, known_derivation
+from cybexp_core.composite import derive_shared, remembered
 from cybexp_core.errors import InvalidInstanceError
 from cybexp_core.hashing import canonical, quote, sha256_hex
 
@@ -66,7 +66,10 @@ def _check_sub_type(owner: str, sub_type: object) -> None:
 def _as_children(owner: str, data: object) -> tuple[Child, ...]:
     if type(data) in (list, tuple) and data:
         children = tuple(data)  # type: ignore[arg-type]
-        if all(type(child) in _CHILD_TYPES for child in children):
+        for child in children:
+            if type(child) not in _CHILD_TYPES:
+                break
+        else:
             return children
     items = [data] if isinstance(data, (Attribute, Object)) else data
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
@@ -122,13 +125,12 @@ class _Composite(Instance):
 
         Children whose derivation is remembered are the very objects checked before.
         """
-        children = self.children
-        derived = known_derivation(children)
-        if derived is None:
-            children = _as_children(f"{owner} {self.sub_type!r}", children)
+        hit = remembered(self.children)
+        if hit is None:
+            children = _as_children(f"{owner} {self.sub_type!r}", self.children)
             derived = derive_shared(children)
-        elif type(children) is not tuple:
-            children = tuple(children)
+        else:
+            children, derived = hit
         _set(self, "children", children)
         data, canon, cref, ref = derived
         _set(self, "_data", data)

@@ -61,8 +61,12 @@ def convert(
         handler = generic
     f = EventFields(event, eventid)
     timestamp = f.timestamp()
-    session = f.text("session")
-    sensor = f.text("sensor")
+    session = event.get("session")
+    if type(session) is not str:
+        session = f.text("session")  # raises the error that names the field
+    sensor = event.get("sensor")
+    if type(sensor) is not str:
+        sensor = f.text("sensor")
     start = timestamp
     duration = None
     if eventid == "cowrie.session.closed":
@@ -72,7 +76,9 @@ def convert(
     instances: list[Instance] = []
     if handler is not None:
         sub_type, data, mal = handler(f, protocol_of(event, options, hint))
-        src_ip = f.text("src_ip")
+        src_ip = event.get("src_ip")
+        if type(src_ip) is not str:
+            src_ip = f.text("src_ip")
         try:
             ip, attacker_obj = attacker(src_ip)
         except ValueError:
