@@ -43,7 +43,7 @@ def data_object(
     :raises InputError: If ``data`` is not an object.
     """
     data = document.get("data")
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise InputError(
             f"{what}: data must be {expected}, got {type(data).__name__}", field="data"
         )

@@ -322,7 +322,9 @@ class Event(_Composite):
         mal = ben = ()
         if mal_data:
             mal = _context_hashes(sub_type, "mal_data", mal_data, ref)
-            if type(mal_data) is not tuple:
+            if type(mal_data) is list:
+                _set(self, "mal_data", tuple(mal_data))
+            elif type(mal_data) is not tuple:
                 _set(self, "mal_data", _as_tuple(mal_data))
         elif type(mal_data) is not tuple:
             _set(self, "mal_data", ())

@@ -172,6 +172,12 @@ def _direct_call(manager: pluggy.PluginManager) -> Callable[..., Any]:
     if impl.hookwrapper or impl.wrapper:
         return manager.hook.filter
     function, names = impl.function, impl.argnames
+    if names == ("document", "options"):  # the usual signature: no list per call
+
+        def call_usual(**kwargs: Any) -> Any:
+            return function(kwargs["document"], kwargs["options"])
+
+        return call_usual
 
     def call(**kwargs: Any) -> Any:
         return function(*[kwargs[name] for name in names])
