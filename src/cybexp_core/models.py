@@ -343,6 +343,56 @@ class Event(_Composite):
         unique = "event" + sub_type + orgid + repr(timestamp) + self._canon
         _set(self, "_hash", sha256_hex(unique))
 
+    @classmethod
+    def assemble(
+        cls,
+        sub_type: str,
+        children: list[Child],
+        orgid: str,
+        timestamp: float,
+        mal_data: list[Child],
+        category: str,
+    ) -> Event:
+        """``Event(sub_type, children, orgid, timestamp, mal_data=mal_data,
+        category=category)``, for a filter's hot path: the same event (or the same
+        error), built without attrs' ``__init__`` when the arguments are of the
+        usual types (a known sub_type, a str orgid, a finite float timestamp).
+        """
+        if (
+            type(sub_type) is not str
+            or sub_type not in _GOOD_SUB_TYPES
+            or type(orgid) is not str
+            or type(timestamp) is not float
+            or timestamp - timestamp != 0.0
+            or category not in CATEGORIES
+            or type(mal_data) is not list
+        ):
+            return cls(sub_type, children, orgid, timestamp, mal_data=mal_data, category=category)
+        hit = remembered(children)
+        if hit is None:
+            kids = _as_children(f"Event {sub_type!r}", children)
+            derived = derive_shared(kids)
+        else:
+            kids, derived = hit
+        data, canon, cref, ref = derived
+        event = _new(cls)
+        put = _EVENT_SLOTS
+        put["sub_type"](event, sub_type)
+        put["children"](event, kids)
+        put["orgid"](event, orgid)
+        put["timestamp"](event, timestamp)
+        put["mal_data"](event, tuple(mal_data))
+        put["ben_data"](event, ())
+        put["category"](event, category)
+        put["_data"](event, data)
+        put["_canon"](event, canon)
+        put["_cref"](event, cref)
+        put["_ref"](event, ref)
+        put["_mal_ref"](event, _context_hashes(sub_type, "mal_data", mal_data, ref))
+        put["_ben_ref"](event, ())
+        put["_hash"](event, sha256_hex("event" + sub_type + orgid + repr(timestamp) + canon))
+        return event
+
     @property
     def doc(self) -> dict[str, Any]:
         return {
@@ -438,19 +488,35 @@ class Session(_Composite):
         ``max_events`` is this session's unless given (``None`` removes the cap).
         """
         copy = _new(Session)
-        _set(copy, "sub_type", self.sub_type)
-        _set(copy, "children", self.children)
-        _set(copy, "_data", self._data)
-        _set(copy, "_canon", self._canon)
-        _set(copy, "_cref", self._cref)
-        _set(copy, "_ref", self._ref)
-        _set(copy, "_hash", self._hash)
-        copy._set_stamp(events, start_time, end_time, duration)
+        put = _SESSION_SLOTS
+        put["sub_type"](copy, self.sub_type)
+        put["children"](copy, self.children)
+        put["_data"](copy, self._data)
+        put["_canon"](copy, self._canon)
+        put["_cref"](copy, self._cref)
+        put["_ref"](copy, self._ref)
+        put["_hash"](copy, self._hash)
+        if (
+            type(events) is tuple
+            and len(events) == 1
+            and type(events[0]) is str
+            and type(start_time) is float
+            and start_time - start_time == 0.0
+            and type(end_time) is float
+            and end_time - end_time == 0.0
+            and (duration is None or (type(duration) is float and duration - duration == 0.0))
+        ):  # one event hash, finite times: the common case
+            put["events"](copy, events)
+            put["start_time"](copy, start_time)
+            put["end_time"](copy, end_time)
+            put["duration"](copy, duration)
+        else:
+            copy._set_stamp(events, start_time, end_time, duration)
         if max_events is _Keep.KEEP:
             max_events = self.max_events
         elif max_events is not None:
             _check_max_events(f"Session {self.sub_type!r}", max_events)
-        _set(copy, "max_events", max_events)
+        put["max_events"](copy, max_events)
         return copy
 
     @property
@@ -510,6 +576,14 @@ class Raw(Instance):
 
 
 Child = Attribute | Object
+#: Setters of the slots of Session and Event (a slot's own ``__set__``, cheaper than
+#: ``object.__setattr__``), for their hot paths.
+def _slot_setters(cls: type) -> dict[str, Any]:
+    return {name: cls.__dict__[name].__set__ for name in cls.__slots__ if name[:2] != "__"}
+
+
+_SESSION_SLOTS = _slot_setters(Session)
+_EVENT_SLOTS = _slot_setters(Event)
 _CHILD_TYPES = (Attribute, Object)
 
 

@@ -134,3 +134,41 @@ def test_max_events_must_be_a_positive_int(bad: object) -> None:
         Session("correlation", identity, max_events=bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidInstanceError, match="max_events"):
         Session("correlation", identity).with_events(max_events=bad)  # type: ignore[arg-type]
+
+
+def test_assemble_builds_what_the_constructor_builds() -> None:
+    ip = Attribute("ipv4", "1.2.3.4")
+    attacker = Object("attacker", ip)
+    method = Attribute("method", "ssh")
+    for timestamp in (1588032005.834291, 5, -1.5):
+        for mal in ([], [ip], [attacker, ip, ip]):
+            made = Event.assemble("login", [method, attacker], "org", timestamp, mal, "malicious")
+            built = Event(
+                "login", [method, attacker], "org", timestamp, mal_data=mal, category="malicious"
+            )
+            assert made._hash == built._hash and made.doc == built.doc
+            assert list(made.doc) == list(built.doc)
+            assert made.children == built.children and made.mal_data == built.mal_data
+            assert made.timestamp == built.timestamp and type(made.timestamp) is float
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("e", "x", "o", 1.0, [], "unknown"), "data must be"),
+        (("e", ["x"], "o", 1.0, [], "unknown"), "data items must be"),
+        (("e", "ip", None, 1.0, [], "unknown"), "orgid"),
+        (("e", "ip", "o", float("nan"), [], "unknown"), "timestamp"),
+        (("e", "ip", "o", 1.0, [], "evil"), "category"),
+        (("e", "ip", "o", 1.0, ["other"], "unknown"), "not part of the event's data"),
+        (("e-1", "ip", "o", 1.0, [], "unknown"), "sub_type"),
+    ],
+)
+def test_assemble_refuses_what_the_constructor_refuses(args: tuple, match: str) -> None:
+    ip, other = Attribute("ipv4", "1.2.3.4"), Attribute("ipv4", "9.9.9.9")
+    given = {"ip": [ip], "other": other}
+    sub_type, children, orgid, timestamp, mal, category = args
+    children = given.get(children, children) if isinstance(children, str) else children
+    mal = [given.get(m, m) for m in mal]
+    with pytest.raises(InvalidInstanceError, match=match):
+        Event.assemble(sub_type, children, orgid, timestamp, mal, category)

@@ -85,9 +85,8 @@ def convert(
             raise f.error("src_ip", f"is not an IP address: {src_ip[:80]!r}") from None
         data.append(attacker_obj)
         mal.extend((ip, attacker_obj))
-        instances.append(
-            Event(sub_type, data, orgid, timestamp, mal_data=mal, category="malicious")
-        )
+        # Event.assemble: what Event() builds, without checks the handlers make needless
+        instances.append(Event.assemble(sub_type, data, orgid, timestamp, mal, "malicious"))
     events = (instances[0]._hash,) if instances else ()
     instances.append(cowrie_session(session, sensor, events, start, timestamp, duration))
     return instances, f.problems
