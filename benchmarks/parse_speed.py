@@ -2,6 +2,7 @@
 
     python benchmarks/parse_speed.py                 # the real Cowrie lines of the corpus
     python benchmarks/parse_speed.py --profile 30    # and the 30 costliest functions (cProfile)
+    python benchmarks/parse_speed.py --worker        # the worker's share of one document, no DB
 
 Every real line of ``<corpus>/cowrie/*.json`` (not the ``DERIVED_`` files) becomes
 the raw document ``ingest`` would store; each is run through the installed
@@ -11,6 +12,13 @@ the first one in this process (every cache of the filter empty, as in a fresh
 worker); warm is the best of ``--passes`` further passes. Times are CPU seconds
 of this process (``time.process_time``), so other load on a shared machine
 barely moves them. :func:`measure` is what ``benchmarks/run.py`` may call.
+
+``--worker`` measures, in a fresh process with cold caches, the CPU per raw document
+of what the worker does in Python around the filter, without a database: the raw
+hash check (``verify_raw``), the filter, the output bound, and every new output
+document built and BSON-encoded once (the part of ``run``'s "worker us/doc" that is
+parsing, building, hashing and encoding; the rest is claims, bookkeeping and the
+driver).
 """
 
 from __future__ import annotations
@@ -25,9 +33,13 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import bson
 import orjson
 
 from cybexp_core import Raw
+from cybexp_core.integrity import verify_raw
+from cybexp_core.models import Session, flatten
+from cybexp_core.output_limits import bound_outputs
 from cybexp_core.plugins import load_filters
 
 HERE = Path(__file__).resolve().parent
@@ -90,6 +102,31 @@ def measure(docs: list[dict[str, Any]], passes: int = 3, name: str = "cowrie") -
     }
 
 
+def worker_side(docs: list[dict[str, Any]], name: str = "cowrie") -> dict[str, float]:
+    """CPU seconds per document of the worker's parse, build, hash and encode work
+    (cold caches: call it first in a fresh process)."""
+    group = [ep for ep in entry_points(group="cybexp.filters") if ep.name == name]
+    run = load_filters(entry_points_=group).filters[0].run
+    gc.collect()
+    gc.freeze()
+    stored: set[str] = set()
+    started = time.process_time()
+    for doc in docs:
+        size = verify_raw(doc)
+        try:
+            result = run(doc)
+        except Exception:  # noqa: BLE001 - refused input is handled input
+            continue
+        kept, _ = bound_outputs(result.instances, 100_000, input_size=size)
+        for instance in flatten(kept):
+            if isinstance(instance, Session) or instance._hash not in stored:
+                stored.add(instance._hash)
+                bson.encode(instance.doc)
+    seconds = time.process_time() - started
+    gc.unfreeze()
+    return {"documents": len(docs), "cpu_seconds": seconds, "us_per_doc": seconds / len(docs) * 1e6}
+
+
 def profile(docs: list[dict[str, Any]], top: int, name: str = "cowrie") -> None:
     """Print the ``top`` functions by own time over one cold pass (cProfile)."""
     group = [ep for ep in entry_points(group="cybexp.filters") if ep.name == name]
@@ -104,12 +141,23 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--passes", type=int, default=3, help="Warm passes (the best counts).")
     parser.add_argument("--profile", type=int, metavar="N", help="Profile instead; print N rows.")
+    parser.add_argument(
+        "--worker", action="store_true", help="The worker's parse/build/hash/encode CPU per doc."
+    )
     args = parser.parse_args()
     docs = cowrie_documents(args.corpus)
     if not docs:
         parser.error(f"no Cowrie lines under {args.corpus / 'cowrie'}")
     if args.profile:
         profile(docs, args.profile)
+        return
+    if args.worker:
+        side = worker_side(docs)
+        print(
+            f"{side['documents']} Cowrie documents, worker's own work without a database "
+            f"(verify_raw, filter, output documents + BSON), cold: "
+            f"{side['us_per_doc']:.1f} us CPU per document ({side['cpu_seconds']:.3f} CPU s)"
+        )
         return
     result = measure(docs, args.passes)
     print(
