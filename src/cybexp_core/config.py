@@ -56,7 +56,8 @@ class Settings:
     #: ``run``: the verification every few seconds recounts the windows of this much
     #: ``_id`` time before now, for documents written late (see ``windows.py``).
     lookback_seconds: float = field(default=600.0, validator=_positive)
-    #: ``run``: verify every window this often (``run --once`` always does, at its end).
+    #: Verify every window this often (``run`` and ``run --once`` alike, a schedule kept
+    #: with the checkpoints); other verifications recount the last ``lookback_seconds``.
     rescan_seconds: float = field(default=3600.0, validator=_positive)
     #: Also write the original module's per-document marks (``filters``, ``_ref``,
     #: ``_failed``, ``_problems``) for readers that need them; costs an update per document.

@@ -7,7 +7,8 @@ Each (filter, input) queue has one small coordination document in the
      "cursor": ObjectId(...), "span": 120.0,
      "leases": [{"id": token, "by": worker, "host": ..., "pid": ..., "started": ...,
                  "lo": ObjectId, "hi": ObjectId, "until": epoch, "base": {...}}],
-     "counts": {"processed": 10, "failed": 1, "skipped": 0, "problems": 2, "instances": 30}}
+     "counts": {"processed": 10, "failed": 1, "skipped": 0, "problems": 2, "instances": 30},
+     "verified": epoch}
 
 ``cursor`` is the checkpoint: every document of that input at or below it,
 outside the open leases, is done (processed, not for the filter, or failed,
@@ -15,6 +16,7 @@ see ``bookkeeping.py``). A lease covers ``(lo, hi]``. ``counts`` are the
 filter's totals, ``$inc``-ed when a lease is released, in the same update
 that removes it, so they count each document once; ``base`` is what the
 counts already hold for a range processed again (see ``windows.py``).
+``verified`` is when the last verification of every window of the queue began.
 
 A claim reads the state, queries ``(cursor, upper]`` with equality on
 ``itype`` (and ``sub_type``) and both ``_id`` bounds, and commits ``cursor =
@@ -62,9 +64,13 @@ STATE_COLLECTION = "cybexp_state"
 COUNTS = ("processed", "failed", "skipped", "problems", "instances")
 _MAX_RACES = 50
 _MAX_PROBES = 64
-#: First width of a claim window (seconds of ObjectId time), and the narrowest.
+#: First width of a claim window (seconds of ObjectId time), and the narrowest: one step
+#: of the line, the distance between two ObjectIds one process makes in a row (a bulk
+#: insert packs thousands into a width far below a microsecond; a wider floor makes
+#: every claim in such a cluster read the rest of it, which SecantusDB pays in full
+#: whatever the ``limit``).
 START_SPAN = 60.0
-MIN_SPAN = 1e-6
+MIN_SPAN = 1 / oids.TICK
 #: The widest window: all of ObjectId time (2**32 s). Without it, a trickle of thin claims
 #: doubled the span ~960 times until ``int(span * TICK)`` overflowed (a float infinity).
 MAX_SPAN = float(1 << 32)
@@ -186,7 +192,9 @@ class Leases:
             span = min(span * 2, MAX_SPAN)
         if len(docs) >= limit:  # full: next time, the width that held one batch
             hi = oids.to_int(docs[-1]["_id"])
-            return lo, docs[-1]["_id"], docs, max((hi - start) / oids.TICK, MIN_SPAN)
+            # After galloping over empty space, the batch's own width, not the gap's.
+            origin = start if scanned == start else oids.to_int(docs[0]["_id"]) - 1
+            return lo, docs[-1]["_id"], docs, max((hi - origin) / oids.TICK, MIN_SPAN)
         if len(docs) < limit / 2:
             span = min(span * 2, MAX_SPAN)
         # Scanned space holds nothing more; pass over it only where it has settled.
@@ -297,6 +305,10 @@ class Leases:
             if swapped.modified_count:
                 break
         return Claim(claim.key, claim.lo, at, claim.docs[:done], claim.token, claim.base)
+
+    def verified(self, key: str, started: float) -> None:
+        """Every window of ``key`` was recounted by a verification that began at ``started``."""
+        self.state.update_one({"_id": key}, {"$max": {"verified": started}})
 
     def count_held_by(self, worker: str) -> int:
         """How many leases, over every queue, name ``worker`` as their owner."""

@@ -75,9 +75,12 @@ class Windows:
         merge_below: int = 0,
     ) -> Iterator[Stale]:
         """Windows of ``key`` whose documents changed (and uncovered gaps below
-        ``checkpoint``), from ``since`` on; ranges in ``busy`` (open leases) are left alone."""
+        ``checkpoint``), from ``since`` on (and invalidated ones before it); ranges in
+        ``busy`` (open leases) are left alone."""
         if checkpoint is None:
             return
+        if since is not None:
+            yield from self._invalidated(key, since, busy)
         start = since or oids.OID_MIN
         query = {"key": key, "lo": {"$gte": start, "$lte": checkpoint}}
         expected = start if since is None else None
@@ -104,6 +107,17 @@ class Windows:
                 merged = window
         if expected is not None and expected < checkpoint:
             yield from self._gap(key, selector, expected, checkpoint, busy)
+
+    def _invalidated(
+        self, key: str, before: ObjectId, busy: list[tuple[ObjectId, ObjectId]]
+    ) -> Iterator[Stale]:
+        """Windows below ``before`` that :meth:`invalidate` marked (a failure forgotten, a
+        new filter version): a recent verification processes them too."""
+        query = {"key": key, "lo": {"$gte": oids.OID_MIN, "$lt": before}, "count": {"$lt": 0}}
+        for window in self.collection.find(query).sort("lo", ASCENDING):
+            lo, hi = window["lo"], window["hi"]
+            if not any(b_lo < hi and lo < b_hi for b_lo, b_hi in busy):
+                yield Stale(lo, hi, window.get("counts") or {})
 
     def _gap(
         self,

@@ -168,7 +168,10 @@ class Runner:
     on_batch: Callable[[LoadedFilter, str, FilterStats, float], None] | None = None
     #: The claims this runner holds now, by lease token.
     held: dict[str, Claim] = field(factory=dict, init=False)
-    _verified: dict[str, tuple[float, float]] = field(factory=dict, init=False, repr=False)
+    #: When each filter's windows were last verified by this runner (monotonic seconds).
+    _verified: dict[str, float] = field(factory=dict, init=False, repr=False)
+    #: Filters whose failures of other versions this runner offered again.
+    _retried: set[str] = field(factory=set, init=False, repr=False)
 
     @property
     def owner(self) -> Owner:
@@ -372,15 +375,18 @@ class Runner:
         """Find documents that appeared behind ``flt``'s checkpoints and process them.
 
         Recounts committed windows (``windows.py``): those of the last
-        ``settings.lookback_seconds`` of ``_id`` time with ``recent_only``, all
-        of them otherwise (which also offers again what another version of the
-        filter gave up on). Reads no document when nothing changed.
+        ``settings.lookback_seconds`` of ``_id`` time and the invalidated ones with
+        ``recent_only``, all of them otherwise. A full one, and this runner's first,
+        also offers again what another version of the filter gave up on. Reads no
+        document when nothing changed.
         """
         info = flt.info
         total = FilterStats()
-        if not recent_only:
+        started = time.time()
+        if not recent_only or info.id not in self._retried:  # each full one, and the first
+            self._retried.add(info.id)
             self.archive.retry_other_versions(info.id, info.version, info.consumes)
-        since = oids.upper_at(time.time() - self.settings.lookback_seconds) if recent_only else None
+        since = oids.upper_at(started - self.settings.lookback_seconds) if recent_only else None
         for consumes in info.consumes:
             key = Leases.key(info.id, consumes)
             state = self.archive.leases.read(key)
@@ -411,7 +417,24 @@ class Runner:
                         "%s: %s changed behind the checkpoint; processing it again", info.name, key
                     )
                     total.add(self._run_claim(flt, claim))
+            if not recent_only and not self.stop_event.is_set():
+                self.archive.leases.verified(key, started)
         return total
+
+    def verify_due(self, flt: LoadedFilter) -> FilterStats:
+        """:meth:`verify` of every window when the last one of some queue of ``flt`` began
+        ``settings.rescan_seconds`` ago or more (or never ran), of the recent ones otherwise.
+
+        The time is kept with each queue's checkpoint, so ``run --once`` and the daemon,
+        in any process, share one schedule: a full recount reads every window, which is
+        the archive on a server whose counts read the documents (SecantusDB).
+        """
+        due = time.time() - self.settings.rescan_seconds
+        for consumes in flt.info.consumes:
+            last = self.archive.leases.read(Leases.key(flt.info.id, consumes)).get("verified")
+            if not isinstance(last, (int, float)) or last <= due:
+                return self.verify(flt)
+        return self.verify(flt, recent_only=True)
 
     def process_ids(
         self, flt: LoadedFilter, consumes: Consumes, ids: Iterable[ObjectId]
@@ -449,9 +472,8 @@ class Runner:
 
     def drain(self, flt: LoadedFilter, *, full: bool = True) -> FilterStats:
         """Process everything pending for ``flt`` now: claims after each checkpoint until
-        none is left, then a verification for late documents (``full``: of every window;
-        otherwise of the recent ones every ``VERIFY_RECENT_SECONDS``, of all of them every
-        ``settings.rescan_seconds``)."""
+        none is left; with ``full=False`` (the daemon) then, at most every
+        ``VERIFY_RECENT_SECONDS``, a verification for late documents (:meth:`verify_due`)."""
         total = FilterStats()
         for consumes in flt.info.consumes:
             while not self.stop_event.is_set():
@@ -465,16 +487,10 @@ class Runner:
 
     def _verify_when_due(self, flt: LoadedFilter) -> FilterStats:
         now = time.monotonic()
-        fid = flt.info.id
-        last_full, last_recent = self._verified.get(fid, (now, 0.0))
-        if now - last_full >= self.settings.rescan_seconds:
-            self._verified[fid] = (now, now)
-            return self.verify(flt)
-        if now - last_recent >= VERIFY_RECENT_SECONDS:
-            self._verified[fid] = (last_full, now)
-            return self.verify(flt, recent_only=True)
-        self._verified.setdefault(fid, (last_full, last_recent))
-        return FilterStats()
+        if now - self._verified.get(flt.info.id, float("-inf")) < VERIFY_RECENT_SECONDS:
+            return FilterStats()
+        self._verified[flt.info.id] = now
+        return self.verify_due(flt)
 
     def run_once(self, max_passes: int = 50) -> RunSummary:
         """Drain all pending work, chained filters included, then verify; return the counts.
@@ -484,8 +500,9 @@ class Runner:
         only the filters that can have new input: not those that read raw
         documents alone (filters never write raw documents), and not those
         since whose last drain no other filter wrote anything. When no work is
-        left, a full verification of every filter looks for late documents;
-        what it finds starts the passes again.
+        left, a verification of every filter (:meth:`verify_due`: all windows
+        once per ``settings.rescan_seconds``, the recent ones otherwise) looks for
+        late documents; what it finds starts the passes again.
         """
         started = time.monotonic()
         summary = RunSummary({flt.info.name: FilterStats() for flt in self.filters})
@@ -499,7 +516,7 @@ class Runner:
                     break
                 fid = flt.info.id
                 if verified:
-                    stats = self.verify(flt)
+                    stats = self.verify_due(flt)
                 elif number and (_reads_only_raw(flt) or seen.get(fid) == written):
                     continue
                 else:

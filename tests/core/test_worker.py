@@ -225,7 +225,7 @@ def test_documents_inserted_behind_the_cursor_are_found_by_the_rewind(archive: A
     late = Raw("demo", {"ips": ["10.4.4.2"], "ts": 2}, "org1").doc
     late["_id"] = ObjectId.from_datetime(datetime(2001, 1, 1, tzinfo=timezone.utc))
     archive.collection.insert_one(late)
-    assert _run(archive, filters).filters["ips"].processed == 1
+    assert _run(archive, filters, rescan_seconds=0.001).filters["ips"].processed == 1
 
 
 class Huge:
