@@ -24,6 +24,7 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from cybexp_core.config import Settings
+from cybexp_core.declaration import Consumes
 from cybexp_core.legacy_marks import MAX_RAW_REFS
 from cybexp_core.models import Instance, Raw, Session, flatten
 from cybexp_core.progress import ArchiveBookkeeping, Progress
@@ -97,8 +98,15 @@ class Archive(ArchiveBookkeeping):
         self._unique_hash()
         coll.create_index([("_ref", ASCENDING)])
         coll.create_index([("itype", ASCENDING), ("sub_type", ASCENDING), ("_id", ASCENDING)])
-        coll.create_index([("itype", ASCENDING), ("_id", ASCENDING)])
         self.ensure_bookkeeping_indexes()
+
+    def ensure_queue_index(self, consumes: Consumes) -> None:
+        """The ``(itype, _id)`` index a queue reading every sub_type of an itype needs
+        (``Consumes("event")``: its claims, window counts and ``status``). The runner
+        creates it before such a queue's first claim, so the outputs of an archive where
+        no such filter runs do not pay it (idempotent)."""
+        if consumes.sub_type is None:
+            self.collection.create_index([("itype", ASCENDING), ("_id", ASCENDING)])
 
     def _unique_hash(self) -> None:
         """The unique ``(_hash, itype)`` index; drop a unique ``_hash`` index once it exists.

@@ -170,6 +170,8 @@ class Runner:
     held: dict[str, Claim] = field(factory=dict, init=False)
     #: When each filter's windows were last verified by this runner (monotonic seconds).
     _verified: dict[str, float] = field(factory=dict, init=False, repr=False)
+    #: Inputs whose queue index this runner made sure of (``Archive.ensure_queue_index``).
+    _indexed: set[Consumes] = field(factory=set, init=False, repr=False)
     #: Filters whose failures of other versions this runner offered again.
     _retried: set[str] = field(factory=set, init=False, repr=False)
 
@@ -350,6 +352,9 @@ class Runner:
         return shorter
 
     def _claim(self, flt: LoadedFilter, consumes: Consumes) -> Claim | None:
+        if consumes not in self._indexed:
+            self.archive.ensure_queue_index(consumes)
+            self._indexed.add(consumes)
         return self.archive.leases.claim(
             Leases.key(flt.info.id, consumes),
             selector(consumes),

@@ -102,6 +102,22 @@ class IpCorrelator:
         ]
 
 
+class EventCounter:
+    """Reads every event, whatever its sub_type (``Consumes("event")``); makes nothing."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    @hookimpl
+    def filter_info(self) -> FilterInfo:
+        return FilterInfo(id="fake-events", name="events", version="1.0",
+                          consumes=[Consumes("event")])
+
+    @hookimpl
+    def filter(self, document: dict[str, Any]) -> None:
+        self.seen += 1
+
+
 class Configured:
     """Parses ``{"prefix": str}`` once in ``configure``; counts how often it was asked to."""
 
@@ -206,6 +222,7 @@ ip_sightings = IpSightings()
 slow_sightings = SlowSightings()
 ip_sightings_copy = IpSightings()
 ip_correlator = IpCorrelator()
+event_counter = EventCounter()
 configured = Configured()
 with_command = WithCommand()
 broken_commands = BrokenCommands()

@@ -185,6 +185,20 @@ def test_claims_in_a_bulk_insert_read_about_a_batch_each(archive: Archive) -> No
     assert len([n for n in held if n > 20]) <= 2, held
 
 
+def test_outputs_pay_the_whole_itype_index_only_where_a_filter_reads_a_whole_itype(
+    archive: Archive,
+) -> None:
+    archive.insert_raw([Raw("demo", {"ips": [f"10.6.9.{i}"], "ts": i}, "o") for i in range(3)])
+    _runner(archive).run_once()
+    keys = [spec["key"] for spec in archive.collection.index_information().values()]
+    assert [("itype", 1), ("_id", 1)] not in keys, "no filter reads every event"
+    everything = load_filters(entry_points_=[IPS, entry_point("events", "fakes:event_counter")])
+    summary = Runner(archive, everything.filters, Settings(mongo_url="x")).run_once()
+    assert summary.filters["events"].skipped == 3, "it saw the three events"
+    keys = [spec["key"] for spec in archive.collection.index_information().values()]
+    assert [("itype", 1), ("_id", 1)] in keys
+
+
 def test_status_reads_counters_not_the_archive(archive: Archive) -> None:
     archive.insert_raw([Raw("demo", {"ips": [f"10.5.9.{i}"], "ts": i}, "o") for i in range(40)])
     _runner(archive).run_once()
