@@ -4,8 +4,10 @@ The runner knows how to drain one filter; this module decides *when*: a filter
 runs when a change stream shows new input for it (``streams.py``), or when its
 poll is due (every filter has its own back-off, the safety net). An outage of
 the database pauses work without ending the loop, and ``runner.stop_event``
-ends it. It logs one line per batch of work and one per change of state, and
-feeds the metrics and the heartbeat when given.
+ends it. A filter's turn lasts about ``TURN_SECONDS`` (round-robin: a backlog of one
+filter never starves the others). It logs one line per batch of work
+(``Runner.on_batch``) and one per change of state, and feeds the metrics and the
+heartbeat per batch.
 """
 
 from __future__ import annotations
@@ -27,11 +29,14 @@ from cybexp_core.plugins import LoadedFilter
 from cybexp_core.streams import ChangeWatcher
 from cybexp_core.worker import TRANSIENT_ERRORS, FilterStats, Runner, RunSummary
 
-__all__ = ["Daemon", "wait_for_database"]
+__all__ = ["TURN_SECONDS", "Daemon", "log_batch", "wait_for_database"]
 
 log = logging.getLogger(__name__)
 #: Seconds between refreshes of the pending / lag / leases gauges.
 GAUGES_EVERY = 15.0
+#: A filter's turn: after this many seconds of claims (at least one), the next due filter
+#: runs, so a huge backlog of one filter never starves the others.
+TURN_SECONDS = 2.0
 
 
 def wait_for_database(archive: Archive, stop: threading.Event, *, cap: float = 60.0) -> bool:
@@ -58,11 +63,12 @@ def wait_for_database(archive: Archive, stop: threading.Event, *, cap: float = 6
     return False
 
 
-def _log_batch(name: str, stats: FilterStats, seconds: float) -> None:
+def log_batch(flt: LoadedFilter, _key: str, stats: FilterStats, seconds: float) -> None:
+    """The INFO line of one batch (a :attr:`Runner.on_batch` callback)."""
     rate = stats.handled / seconds if seconds > 0 else 0.0
     log.info(
         "%s: %d documents (%d failed, %d not for it), %d instances in %.2fs (%.0f documents/s)",
-        name,
+        flt.info.name,
         stats.handled,
         stats.failed,
         stats.skipped,
@@ -86,6 +92,17 @@ class Daemon:
     _wake: threading.Event = field(factory=threading.Event, init=False)
     _lock: threading.Lock = field(factory=threading.Lock, init=False)
     watcher: ChangeWatcher | None = field(default=None, init=False)
+    _heartbeat: Heartbeat | None = field(default=None, init=False)
+    _summary: RunSummary = field(factory=RunSummary, init=False)
+
+    def _batch_done(self, flt: LoadedFilter, key: str, stats: FilterStats, seconds: float) -> None:
+        """After each batch: its log line, its metrics, the heartbeat."""
+        log_batch(flt, key, stats, seconds)
+        self._summary.filters[flt.info.name].add(stats)  # counted even if the turn fails later
+        if self.metrics is not None:
+            self.metrics.batch(flt.info.name, stats, seconds)
+        if self._heartbeat is not None:
+            self._heartbeat.batch_done(flt.info.name)
 
     def _on_insert(self, fid: str) -> None:
         with self._lock:
@@ -113,14 +130,17 @@ class Daemon:
         runner = self.runner
         settings = runner.settings
         started = time.monotonic()
-        summary = RunSummary({flt.info.name: FilterStats() for flt in runner.filters})
+        summary = self._summary = RunSummary(
+            {flt.info.name: FilterStats() for flt in runner.filters}
+        )
         backoffs = {
             flt.info.id: Backoff(settings.max_backoff, settings.max_idle) for flt in runner.filters
         }
         due = {flt.info.id: 0.0 for flt in runner.filters}
-        heartbeat = Heartbeat(
+        heartbeat = self._heartbeat = Heartbeat(
             runner.archive.collection.database[WORKERS_COLLECTION], runner.worker_id
         )
+        runner.on_batch = self._batch_done
         if self.metrics is not None:
             self.metrics.filters(f.info.name for f in runner.filters)
         log.info(
@@ -135,8 +155,8 @@ class Daemon:
             while not runner.stop_event.is_set():
                 now = time.monotonic()
                 with self._lock:
-                    for fid in self._woken:
-                        due[fid] = now
+                    for fid in self._woken:  # never later: a filter already due keeps its place
+                        due[fid] = min(due[fid], now)
                         backoffs[fid].idles = 0
                     self._woken.clear()
                     self._wake.clear()
@@ -154,9 +174,8 @@ class Daemon:
                     continue
                 backoff = backoffs[flt.info.id]
                 heartbeat.update(current_filter=flt.info.name, mode=self.mode)
-                began = time.monotonic()
                 try:
-                    stats = runner.drain(flt, full=False)
+                    stats, finished = runner.turn(flt, TURN_SECONDS)
                 except TRANSIENT_ERRORS as exc:
                     self._database(False, exc)
                     due[flt.info.id] = time.monotonic() + backoff.failed()
@@ -171,15 +190,10 @@ class Daemon:
                 self._database(True)
                 if backoff.failures:
                     log.warning("%s: resumed after %d errors", flt.info.name, backoff.failures)
-                seconds = time.monotonic() - began
-                summary.filters[flt.info.name].add(stats)
                 if stats.handled:
                     idle = False
-                    _log_batch(flt.info.name, stats, seconds)
-                    heartbeat.batch_done(flt.info.name)
-                    if self.metrics is not None:
-                        self.metrics.batch(flt.info.name, stats, seconds)
-                pause = backoff.worked() if stats.handled else backoff.idle()
+                # More pending (the turn ended): due now, behind the filters already due.
+                pause = backoff.worked() if stats.handled or not finished else backoff.idle()
                 due[flt.info.id] = time.monotonic() + pause
         finally:
             summary.seconds = time.monotonic() - started

@@ -19,7 +19,7 @@ from attrs import evolve
 
 from cybexp_core.app import App, fail, pass_app
 from cybexp_core.backend import Archive
-from cybexp_core.daemon import Daemon, wait_for_database
+from cybexp_core.daemon import Daemon, log_batch, wait_for_database
 from cybexp_core.errors import CybexpError
 from cybexp_core.json_output import to_json
 from cybexp_core.logs import LOG_FORMATS, setup_logging
@@ -193,6 +193,7 @@ def _run_here(runner: Runner, archive: Archive, once: bool, metrics: Metrics | N
             metrics.set_database(True)
         return Daemon(runner, metrics).run()
     archive.ensure_indexes()
+    runner.on_batch = log_batch
     log.info(
         "run --once started (pid %d): %s",
         os.getpid(),

@@ -174,6 +174,8 @@ class Runner:
     _indexed: set[Consumes] = field(factory=set, init=False, repr=False)
     #: Filters whose failures of other versions this runner offered again.
     _retried: set[str] = field(factory=set, init=False, repr=False)
+    #: Per filter, the input its next turn starts with (``turn``).
+    _next_input: dict[str, int] = field(factory=dict, init=False, repr=False)
 
     @property
     def owner(self) -> Owner:
@@ -479,16 +481,38 @@ class Runner:
         """Process everything pending for ``flt`` now: claims after each checkpoint until
         none is left; with ``full=False`` (the daemon) then, at most every
         ``VERIFY_RECENT_SECONDS``, a verification for late documents (:meth:`verify_due`)."""
-        total = FilterStats()
-        for consumes in flt.info.consumes:
-            while not self.stop_event.is_set():
-                claim = self._claim(flt, consumes)
-                if claim is None:
-                    break
-                total.add(self._run_claim(flt, claim))
+        total, _ = self._claims(flt, None)
         if not full:
             total.add(self._verify_when_due(flt))
         return total
+
+    def turn(self, flt: LoadedFilter, seconds: float) -> tuple[FilterStats, bool]:
+        """One turn of the daemon's round-robin on ``flt``: claims until none is left or
+        ``seconds`` have passed (at least one claim), then the recent verification when it
+        is due. Returns the counts and whether nothing after the checkpoints is pending."""
+        total, done = self._claims(flt, time.monotonic() + seconds)
+        total.add(self._verify_when_due(flt))
+        return total, done
+
+    def _claims(self, flt: LoadedFilter, deadline: float | None) -> tuple[FilterStats, bool]:
+        """Claims of each input in turn (starting, turn after turn, with the next input),
+        until none is left (``True``), or ``deadline`` or a stop (``False``)."""
+        total = FilterStats()
+        inputs = list(flt.info.consumes)
+        first = self._next_input.get(flt.info.id, 0) % len(inputs)
+        claimed = False
+        for index in range(first, first + len(inputs)):
+            while True:
+                late = claimed and deadline is not None and time.monotonic() >= deadline
+                if late or self.stop_event.is_set():
+                    self._next_input[flt.info.id] = index
+                    return total, False
+                claim = self._claim(flt, inputs[index % len(inputs)])
+                if claim is None:
+                    break
+                claimed = True
+                total.add(self._run_claim(flt, claim))
+        return total, True
 
     def _verify_when_due(self, flt: LoadedFilter) -> FilterStats:
         now = time.monotonic()

@@ -64,8 +64,14 @@ def streamed(replica_set_uri: str) -> Iterator[Archive]:
 class Running:
     """A daemon in a thread for the ``with`` block."""
 
-    def __init__(self, archive: Archive, metrics: Metrics | None = None, **settings: Any) -> None:
-        self.runner = Runner(archive, _filters(IPS, CORRELATE), Settings(mongo_url="x", **settings))
+    def __init__(
+        self,
+        archive: Archive,
+        metrics: Metrics | None = None,
+        eps: tuple[Any, ...] = (IPS, CORRELATE),
+        **settings: Any,
+    ) -> None:
+        self.runner = Runner(archive, _filters(*eps), Settings(mongo_url="x", **settings))
         self.daemon = Daemon(self.runner, metrics)
         self.summary: RunSummary | None = None
         self.thread = threading.Thread(target=self._run)
@@ -202,17 +208,30 @@ def test_one_info_line_per_batch_and_per_change_of_state(
     archive: Archive, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="cybexp_core")
-    with Running(archive, max_idle=0.2):
+    metrics = Metrics()
+    workers = archive.collection.database[WORKERS_COLLECTION]
+    with Running(archive, metrics, max_idle=0.2, batch_size=2) as running:
         time.sleep(0.5)
         _store(archive, {"ips": ["10.4.0.1", "10.4.0.2"], "ts": 1})
         _until(lambda: archive.collection.count_documents({"itype": "session"}) == 2, "not done")
+        _store(archive, *({"ips": [f"10.4.1.{n}"], "ts": n} for n in range(5)))
+        _until(lambda: _done(archive) == 6, "not done")
         time.sleep(0.5)
+        [beat] = worker_rows(workers)
+        assert beat["last_batch"] is not None, "the heartbeat is written after a batch"
     messages = [r.getMessage() for r in caplog.records]
     batch = [m for m in messages if m.startswith("ips: 1 documents")]
     assert batch and "2 instances in" in batch[0] and "documents/s" in batch[0]
+    lines = [m for m in messages if m.startswith("ips: ") and " documents (" in m]
+    sizes = [int(m.split()[1]) for m in lines]
+    assert sum(sizes) == 6 and max(sizes) == 2 and len(lines) >= 4, "a line per batch of 2"
+    histogram = metrics.registry.get_sample_value("cybexp_batch_seconds_count", {"filter": "ips"})
+    assert histogram == len(lines), "the batch-duration histogram counts each batch"
+    assert running.summary is not None and running.summary.filters["ips"].processed == 6
     assert any(m.startswith("idle: nothing pending") for m in messages)
-    idles = [m for m in messages if m.startswith("idle:")]
-    assert len(idles) <= 3, "idle is logged when it begins, not on every poll"
+    states = [m[:5] for m in messages if m.startswith("idle:") or " documents (" in m]
+    repeated = [n for n in range(1, len(states)) if states[n] == states[n - 1] == "idle:"]
+    assert not repeated, "idle is logged when it begins (after work), not on every poll"
 
 
 def test_log_lines_carry_utc_iso_times_and_json_lines_parse() -> None:
@@ -257,3 +276,22 @@ def test_a_trickle_of_documents_claimed_one_by_one_never_stalls(archive: Archive
         assert claim is not None and [d["_id"] for d in claim.docs] == [_id], f"claim {n + 1}"
         archive.leases.release(claim, {"processed": 1})
     assert archive.progress("fake-ips", [Consumes.raw("demo")]).processed == 1000
+
+
+def test_a_filter_with_a_huge_backlog_does_not_starve_the_others(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round-robin turns: a document for ``ips`` is done while ``slow`` still has a backlog."""
+    monkeypatch.setattr("cybexp_core.daemon.TURN_SECONDS", 0.3)
+    slow = entry_point("slow", "fakes:slow_sightings")
+    archive.insert_raw(
+        [Raw("slow", {"ip": f"10.3.0.{n}", "ts": n, "sleep": 0.1}, "org1") for n in range(40)]
+    )
+    slow_queue = [Consumes.raw("slow")]
+    with Running(archive, eps=(slow, IPS), max_idle=0.2, batch_size=2):
+        _until(lambda: archive.progress("fake-slow", slow_queue).processed, "slow not started")
+        _store(archive, {"ips": ["10.3.9.9"], "ts": 1})
+        _until(lambda: _done(archive) == 1, "ips starved", timeout=30)
+        left = archive.progress("fake-slow", slow_queue).pending
+        assert left > 10, "ips was served while slow's backlog waited"
+        _until(lambda: archive.progress("fake-slow", slow_queue).pending == 0, "slow unfinished")
