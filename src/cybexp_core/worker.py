@@ -477,13 +477,10 @@ class Runner:
 
     # ------------------------------------------------------------------ loops
 
-    def drain(self, flt: LoadedFilter, *, full: bool = True) -> FilterStats:
+    def drain(self, flt: LoadedFilter) -> FilterStats:
         """Process everything pending for ``flt`` now: claims after each checkpoint until
-        none is left; with ``full=False`` (the daemon) then, at most every
-        ``VERIFY_RECENT_SECONDS``, a verification for late documents (:meth:`verify_due`)."""
+        none is left (the daemon takes :meth:`turn` instead)."""
         total, _ = self._claims(flt, None)
-        if not full:
-            total.add(self._verify_when_due(flt))
         return total
 
     def turn(self, flt: LoadedFilter, seconds: float) -> tuple[FilterStats, bool]:
