@@ -32,6 +32,11 @@ __all__ = ["WINDOWS_COLLECTION", "Stale", "Windows"]
 WINDOWS_COLLECTION = "cybexp_windows"
 
 
+def _busy(lo: ObjectId, hi: ObjectId, busy: list[tuple[ObjectId, ObjectId]]) -> bool:
+    """Whether ``(lo, hi]`` overlaps one of the ``busy`` ranges (open leases)."""
+    return any(b_lo < hi and lo < b_hi for b_lo, b_hi in busy)
+
+
 @define
 class Stale:
     """A window to process again: ``(lo, hi]`` and what the counters hold for it."""
@@ -94,7 +99,7 @@ class Windows:
                 self.collection.delete_one({"_id": window["_id"]})
                 continue
             expected = hi if expected is None else max(expected, hi)
-            if any(b_lo < hi and lo < b_hi for b_lo, b_hi in busy):
+            if _busy(lo, hi, busy):
                 merged = None
                 continue
             if self._count(selector, lo, hi) != window.get("count"):
@@ -116,7 +121,7 @@ class Windows:
         query = {"key": key, "lo": {"$gte": oids.OID_MIN, "$lt": before}, "count": {"$lt": 0}}
         for window in self.collection.find(query).sort("lo", ASCENDING):
             lo, hi = window["lo"], window["hi"]
-            if not any(b_lo < hi and lo < b_hi for b_lo, b_hi in busy):
+            if not _busy(lo, hi, busy):
                 yield Stale(lo, hi, window.get("counts") or {})
 
     def _gap(
@@ -127,7 +132,7 @@ class Windows:
         hi: ObjectId,
         busy: list[tuple[ObjectId, ObjectId]],
     ) -> Iterator[Stale]:
-        if any(b_lo < hi and lo < b_hi for b_lo, b_hi in busy):
+        if _busy(lo, hi, busy):
             return
         if self._count(selector, lo, hi):
             yield Stale(lo, hi, {})
