@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from attrs import field, frozen
 
-from cybexp_core.composite import derive_shared, remembered
+from cybexp_core.composite import Derived, derive_shared, remembered
 from cybexp_core.errors import InvalidInstanceError
 from cybexp_core.hashing import canonical, quote, sha256_hex
 
@@ -61,6 +61,19 @@ def _check_sub_type(owner: str, sub_type: object) -> None:
         )
     if type(sub_type) is str and len(_GOOD_SUB_TYPES) < _MAX_GOOD_SUB_TYPES:
         _GOOD_SUB_TYPES.add(sub_type)
+
+
+def _derivation(
+    owner: str, sub_type: object, data: object
+) -> tuple[tuple[Child, ...], Derived]:
+    """``data`` checked as the children of ``owner`` ``sub_type``, and their derivation
+    (:func:`derive_shared`). Children whose derivation is remembered are the very
+    objects checked before (the error message is built only when one is checked)."""
+    hit = remembered(data)
+    if hit is not None:
+        return hit
+    children = _as_children(f"{owner} {sub_type!r}", data)
+    return children, derive_shared(children)
 
 
 def _as_children(owner: str, data: object) -> tuple[Child, ...]:
@@ -121,16 +134,8 @@ class _Composite(Instance):
 
     def _derive_children(self, owner: str) -> tuple[str, ...]:
         """Check ``children`` and set ``_data``, ``_canon``, ``_cref`` and ``_ref`` from them
-        (in TAHOE's canonical order, see :mod:`cybexp_core.composite`); return ``_ref``.
-
-        Children whose derivation is remembered are the very objects checked before.
-        """
-        hit = remembered(self.children)
-        if hit is None:
-            children = _as_children(f"{owner} {self.sub_type!r}", self.children)
-            derived = derive_shared(children)
-        else:
-            children, derived = hit
+        (in TAHOE's canonical order, see :mod:`cybexp_core.composite`); return ``_ref``."""
+        children, derived = _derivation(owner, self.sub_type, self.children)
         _set(self, "children", children)
         data, canon, cref, ref = derived
         _set(self, "_data", data)
@@ -368,12 +373,7 @@ class Event(_Composite):
             or type(mal_data) is not list
         ):
             return cls(sub_type, children, orgid, timestamp, mal_data=mal_data, category=category)
-        hit = remembered(children)
-        if hit is None:
-            kids = _as_children(f"Event {sub_type!r}", children)
-            derived = derive_shared(kids)
-        else:
-            kids, derived = hit
+        kids, derived = _derivation("Event", sub_type, children)
         data, canon, cref, ref = derived
         event = _new(cls)
         put = _EVENT_SLOTS
