@@ -37,7 +37,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from cybexp_core.errors import ConfigError
-from cybexp_core.server import free_port, server_command, wait_until_up
+from cybexp_core.server import free_port, loopback_uri, server_command, wait_until_up
 
 __all__ = [
     "DATA_DIR_ENV",
@@ -159,7 +159,7 @@ class _Files:
         )
         pid = int(spawned.stdout.strip())
         state = ServerState(
-            uri=f"mongodb://127.0.0.1:{port}/",
+            uri=loopback_uri(port),
             pid=pid,
             data=str(self.storage),
             log=str(self.log),
