@@ -16,14 +16,18 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from attrs import define, field
+from bson import ObjectId
 from pymongo.errors import PyMongoError
 
+from cybexp_core.arrivals import Arrivals
 from cybexp_core.backend import Archive
 from cybexp_core.backoff import Backoff
+from cybexp_core.declaration import Consumes
 from cybexp_core.heartbeat import WORKERS_COLLECTION, Heartbeat
-from cybexp_core.leases import STATE_COLLECTION
+from cybexp_core.leases import STATE_COLLECTION, Leases
 from cybexp_core.metrics import Metrics
 from cybexp_core.plugins import LoadedFilter
 from cybexp_core.streams import ChangeWatcher
@@ -92,6 +96,8 @@ class Daemon:
     _wake: threading.Event = field(factory=threading.Event, init=False)
     _lock: threading.Lock = field(factory=threading.Lock, init=False)
     watcher: ChangeWatcher | None = field(default=None, init=False)
+    #: What the stream saw arrive, for the runner's recent verifications.
+    arrivals: Arrivals = field(factory=Arrivals, init=False)
     _heartbeat: Heartbeat | None = field(default=None, init=False)
     _summary: RunSummary = field(factory=RunSummary, init=False)
 
@@ -104,7 +110,9 @@ class Daemon:
         if self._heartbeat is not None:
             self._heartbeat.batch_done(flt.info.name)
 
-    def _on_insert(self, fid: str) -> None:
+    def _on_insert(self, fid: str, consumes: Consumes, oid: Any) -> None:
+        if isinstance(oid, ObjectId):
+            self.arrivals.seen(Leases.key(fid, consumes), oid)
         with self._lock:
             self._woken.add(fid)
         self._wake.set()
@@ -119,7 +127,9 @@ class Daemon:
             self.runner.filters,
             self._on_insert,
             self.runner.stop_event,
+            self.arrivals.following,
         ).start()
+        self.runner.arrivals = self.arrivals
 
     @property
     def mode(self) -> str:

@@ -21,6 +21,7 @@ from pymongo.collection import Collection
 from pymongo.errors import OperationFailure, PyMongoError
 
 from cybexp_core.backoff import Backoff
+from cybexp_core.declaration import Consumes
 from cybexp_core.plugins import LoadedFilter
 
 __all__ = ["ChangeWatcher", "inserts_pipeline"]
@@ -36,7 +37,7 @@ SAVE_TOKEN_EVERY = 5.0
 
 def inserts_pipeline(filters: Sequence[LoadedFilter]) -> list[dict[str, Any]]:
     """A ``$match`` on the inserts of the documents ``filters`` consume, keeping only the
-    fields that say which filter to wake."""
+    fields that say which filter to wake, and the ``_id``."""
     kinds: list[dict[str, Any]] = []
     for flt in filters:
         for consumes in flt.info.consumes:
@@ -47,15 +48,21 @@ def inserts_pipeline(filters: Sequence[LoadedFilter]) -> list[dict[str, Any]]:
                 kinds.append(kind)
     return [
         {"$match": {"operationType": "insert", "$or": kinds}},
-        {"$project": {"fullDocument.itype": 1, "fullDocument.sub_type": 1}},
+        {"$project": {"fullDocument.itype": 1, "fullDocument.sub_type": 1, "documentKey": 1}},
     ]
 
 
+#: ``wake(filter id, the input, the document's _id)``: an input of that filter arrived.
+Wake = Callable[[str, Consumes, Any], None]
+
+
 class ChangeWatcher:
-    """Calls ``wake(filter_id)`` when an input of that filter is inserted into ``collection``.
+    """Calls ``wake`` when an input of a filter is inserted into ``collection``.
 
     ``mode`` is ``"stream"`` while the stream runs, ``"polling"`` when streams are
-    unavailable or the stream is down (it is retried with back-off).
+    unavailable or the stream is down (it is retried with back-off). ``following(True)``
+    is called when a stream (re)starts, ``following(False)`` when it stops: in between,
+    every insert is woken for.
     """
 
     def __init__(
@@ -63,14 +70,16 @@ class ChangeWatcher:
         collection: Collection,
         state: Collection,
         filters: Sequence[LoadedFilter],
-        wake: Callable[[str], None],
+        wake: Wake,
         stop: threading.Event,
+        following: Callable[[bool], None] | None = None,
     ) -> None:
         self.collection = collection
         self.state = state
         self.filters = list(filters)
         self.wake = wake
         self.stop = stop
+        self.following = following or (lambda _streaming: None)
         self.mode = "polling"
         self.available = True
         self.events = 0
@@ -88,15 +97,13 @@ class ChangeWatcher:
 
     # ------------------------------------------------------------------ the thread
 
-    def _targets(self, document: dict[str, Any]) -> list[str]:
+    def _targets(self, document: dict[str, Any]) -> list[tuple[str, Consumes]]:
         itype, sub_type = document.get("itype"), document.get("sub_type")
         return [
-            flt.info.id
+            (flt.info.id, c)
             for flt in self.filters
-            if any(
-                c.itype == itype and (c.sub_type is None or c.sub_type == sub_type)
-                for c in flt.info.consumes
-            )
+            for c in flt.info.consumes
+            if c.itype == itype and (c.sub_type is None or c.sub_type == sub_type)
         ]
 
     def _saved_token(self) -> Any:
@@ -122,6 +129,7 @@ class ChangeWatcher:
                     continue
                 if exc.code in _UNAVAILABLE or "replica set" in str(exc):
                     self.available, self.mode = False, "polling"
+                    self.following(False)
                     log.warning(
                         "change streams unavailable (%s); polling for new documents instead",
                         str(exc).split(",")[0][:200],
@@ -135,6 +143,7 @@ class ChangeWatcher:
         if self.mode == "stream":
             log.warning("change stream lost (%s); polling until it is back", type(exc).__name__)
         self.mode = "polling"
+        self.following(False)
         self.stop.wait(backoff.failed())
 
     def _follow(self, token: Any) -> Any:
@@ -147,16 +156,19 @@ class ChangeWatcher:
             if self.mode != "stream":
                 log.info("following the change stream of %s", self.collection.full_name)
             self.mode = "stream"
+            self.following(True)
             while not self.stop.is_set() and stream.alive:
                 change = stream.try_next()
                 if change is not None:
                     self.events += 1
-                    for fid in self._targets(change.get("fullDocument") or {}):
-                        self.wake(fid)
+                    oid = (change.get("documentKey") or {}).get("_id")
+                    for fid, consumes in self._targets(change.get("fullDocument") or {}):
+                        self.wake(fid, consumes, oid)
                 token = stream.resume_token or token
                 if token != saved and time.monotonic() - saved_at >= SAVE_TOKEN_EVERY:
                     self._save_token(token)
                     saved_at, saved = time.monotonic(), token
+        self.following(False)
         if token is not None and token != saved:
             self._save_token(token)
         return token

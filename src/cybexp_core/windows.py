@@ -11,8 +11,10 @@ they were processed, ``counts`` what the filter made of them. Windows tile the
 ``count_documents`` of equality on the input plus both ``_id`` bounds (the
 index answers it; no document is read) and hands back the windows whose count
 changed, gaps included, to be processed again: writes are idempotent, and the
-counters move by the difference with ``counts``. Verified neighbours whose
-counts add up to at most a batch are merged, so their number stays bounded.
+counters move by the difference with ``counts``. Contiguous neighbours whose
+counts add up to at most a batch are recounted with one count and, when it holds,
+merged, so their number (and a verification's cost) stays bounded by the batches,
+however thin the claims of a trickle were.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from cybexp_core import oids
 __all__ = ["WINDOWS_COLLECTION", "Stale", "Windows"]
 
 WINDOWS_COLLECTION = "cybexp_windows"
+
+
+def _total(run: list[dict[str, Any]]) -> int:
+    return sum(window["count"] for window in run)
 
 
 def _busy(lo: ObjectId, hi: ObjectId, busy: list[tuple[ObjectId, ObjectId]]) -> bool:
@@ -89,29 +95,47 @@ class Windows:
         start = since or oids.OID_MIN
         query = {"key": key, "lo": {"$gte": start, "$lte": checkpoint}}
         expected = start if since is None else None
-        merged: dict[str, Any] | None = None
+        run: list[dict[str, Any]] = []  # contiguous windows, at most a batch in all
         for window in self.collection.find(query).sort("lo", ASCENDING):
-            lo, hi = window["lo"], window["hi"]
+            lo, hi, count = window["lo"], window["hi"], window.get("count")
             if expected is not None and lo > expected:  # never recorded (a crash): check it
+                yield from self._check_run(key, selector, run)
+                run = []
                 yield from self._gap(key, selector, expected, lo, busy)
-                merged = None
             if expected is not None and hi <= expected:  # inside a merged neighbour
                 self.collection.delete_one({"_id": window["_id"]})
                 continue
             expected = hi if expected is None else max(expected, hi)
             if _busy(lo, hi, busy):
-                merged = None
+                yield from self._check_run(key, selector, run)
+                run = []
                 continue
-            if self._count(selector, lo, hi) != window.get("count"):
-                merged = None
+            if not isinstance(count, int) or count < 0:  # invalidated
+                yield from self._check_run(key, selector, run)
+                run = []
                 yield Stale(lo, hi, window.get("counts") or {})
                 continue
-            if merged is not None and merged["count"] + window["count"] <= merge_below:
-                self._merge(merged, window)
-            else:
-                merged = window
+            if run and (lo != run[-1]["hi"] or _total(run) + count > merge_below):
+                yield from self._check_run(key, selector, run)
+                run = []
+            run.append(window)
+        yield from self._check_run(key, selector, run)
         if expected is not None and expected < checkpoint:
             yield from self._gap(key, selector, expected, checkpoint, busy)
+
+    def _check_run(
+        self, key: str, selector: Mapping[str, Any], run: list[dict[str, Any]]
+    ) -> Iterator[Stale]:
+        """Recount contiguous windows with one count; when it holds, merge them into the
+        first (one update, one ranged delete), else recount each and hand back the changed."""
+        if not run:
+            return
+        if len(run) > 1 and self._count(selector, run[0]["lo"], run[-1]["hi"]) == _total(run):
+            self._merge(key, run)
+            return
+        for window in run:
+            if self._count(selector, window["lo"], window["hi"]) != window["count"]:
+                yield Stale(window["lo"], window["hi"], window.get("counts") or {})
 
     def _invalidated(
         self, key: str, before: ObjectId, busy: list[tuple[ObjectId, ObjectId]]
@@ -139,18 +163,19 @@ class Windows:
         else:
             self.record(key, lo, hi, 0, {})
 
-    def _merge(self, into: dict[str, Any], window: Mapping[str, Any]) -> None:
-        """Extend ``into`` over its right neighbour ``window`` (then drop that one)."""
-        counts = dict(into.get("counts") or {})
-        for name, value in (window.get("counts") or {}).items():
-            counts[name] = counts.get(name, 0) + value
-        into.update(hi=window["hi"], count=into["count"] + window["count"], counts=counts)
+    def _merge(self, key: str, run: list[dict[str, Any]]) -> None:
+        """Extend the first window of ``run`` over the others (then drop those)."""
+        counts: dict[str, int] = {}
+        for window in run:
+            for name, value in (window.get("counts") or {}).items():
+                counts[name] = counts.get(name, 0) + value
+        first, last = run[0], run[-1]
         self.collection.update_one(
-            {"_id": into["_id"]},
-            {"$set": {"hi": into["hi"], "count": into["count"], "counts": counts}},
+            {"_id": first["_id"]},
+            {"$set": {"hi": last["hi"], "count": _total(run), "counts": counts}},
         )
-        # A crash here leaves ``window`` inside ``into``: the next verification drops it.
-        self.collection.delete_one({"_id": window["_id"]})
+        # A crash here leaves the others inside the first: the next verification drops them.
+        self.collection.delete_many({"key": key, "lo": {"$gt": first["lo"], "$lte": last["lo"]}})
 
     def containing(self, key: str, oid: ObjectId) -> Mapping[str, Any] | None:
         """The window of ``key`` that holds ``oid``, if one was recorded."""
@@ -161,6 +186,19 @@ class Windows:
         )
         window = next(iter(found), None)
         return window if window is not None and oid <= window["hi"] else None
+
+    def start(self, key: str, oid: ObjectId, floor: ObjectId) -> ObjectId:
+        """Where a recount from ``oid`` on starts: the ``lo`` of the last window of ``key``
+        beginning before ``oid`` (the one holding it, if any), never before ``floor``."""
+        if oid <= floor:
+            return floor
+        found = (
+            self.collection.find({"key": key, "lo": {"$gte": floor, "$lt": oid}}, {"lo": 1})
+            .sort("lo", -1)
+            .limit(1)
+        )
+        window = next(iter(found), None)
+        return window["lo"] if window is not None else floor
 
     def invalidate(self, key: str, oid: ObjectId, *, retry: bool = False) -> bool:
         """Make the next verification process the window holding ``oid`` again; ``retry``:

@@ -32,6 +32,7 @@ from pymongo.errors import (
 )
 
 from cybexp_core import oids
+from cybexp_core.arrivals import Arrivals
 from cybexp_core.backend import Archive
 from cybexp_core.bookkeeping import (
     Failed,
@@ -166,6 +167,8 @@ class Runner:
     on_progress: Callable[[int], None] | None = None
     #: Called after each batch with ``(filter, queue key, stats, seconds)`` (metrics, logs).
     on_batch: Callable[[LoadedFilter, str, FilterStats, float], None] | None = None
+    #: What a change stream saw arrive (the daemon's): recent verifications recount less.
+    arrivals: Arrivals | None = None
     #: The claims this runner holds now, by lease token.
     held: dict[str, Claim] = field(factory=dict, init=False)
     #: When each filter's windows were last verified by this runner (monotonic seconds).
@@ -383,7 +386,9 @@ class Runner:
 
         Recounts committed windows (``windows.py``): those of the last
         ``settings.lookback_seconds`` of ``_id`` time and the invalidated ones with
-        ``recent_only``, all of them otherwise. A full one, and this runner's first,
+        ``recent_only``, all of them otherwise. With :attr:`arrivals` known (a change
+        stream without a break), a recent one starts at the window of the oldest
+        arrival instead (``arrivals.py``). A full one, and this runner's first,
         also offers again what another version of the filter gave up on. Reads no
         document when nothing changed.
         """
@@ -393,11 +398,13 @@ class Runner:
         if not recent_only or info.id not in self._retried:  # each full one, and the first
             self._retried.add(info.id)
             self.archive.retry_other_versions(info.id, info.version, info.consumes)
-        since = oids.upper_at(started - self.settings.lookback_seconds) if recent_only else None
+        floor = oids.upper_at(started - self.settings.lookback_seconds) if recent_only else None
         for consumes in info.consumes:
             key = Leases.key(info.id, consumes)
+            since = self._recount_from(key, floor) if floor is not None else None
             state = self.archive.leases.read(key)
             busy = [(x["lo"], x["hi"]) for x in state.get("leases", [])]
+            self._left_busy(key, since, state.get("cursor"), busy)
             stale = self.archive.windows.stale(
                 key,
                 selector(consumes),
@@ -419,14 +426,43 @@ class Runner:
                     owner=self.owner,
                     lease_seconds=self.settings.lease_seconds,
                 )
-                if claim is not None:
-                    log.info(
-                        "%s: %s changed behind the checkpoint; processing it again", info.name, key
-                    )
-                    total.add(self._run_claim(flt, claim))
+                if claim is None:  # taken by another worker meanwhile
+                    self._left_busy(key, since, window.hi, [(window.lo, window.hi)])
+                    continue
+                log.info(
+                    "%s: %s changed behind the checkpoint; processing it again", info.name, key
+                )
+                total.add(self._run_claim(flt, claim))
             if not recent_only and not self.stop_event.is_set():
                 self.archive.leases.verified(key, started)
         return total
+
+    def _recount_from(self, key: str, floor: ObjectId) -> ObjectId:
+        """Where a recent verification of ``key`` starts: ``floor`` (the lookback), or the
+        window of the oldest arrival after it, or past everything when nothing arrived."""
+        if self.arrivals is None:
+            return floor
+        known, oldest = self.arrivals.take(key)
+        if not known:
+            return floor
+        if oldest is None:
+            return oids.OID_MAX  # nothing arrived: only the invalidated windows
+        return self.archive.windows.start(key, oldest, floor)
+
+    def _left_busy(
+        self,
+        key: str,
+        since: ObjectId | None,
+        upto: ObjectId | None,
+        busy: list[tuple[ObjectId, ObjectId]],
+    ) -> None:
+        """Ranges a verification from ``since`` cannot check now (leased): the next recent
+        one starts no later than the first of them."""
+        if self.arrivals is None or since is None or upto is None:
+            return
+        left = [lo for lo, hi in busy if hi > since and lo < upto]
+        if left:
+            self.arrivals.put_back(key, max(min(left), since))
 
     def verify_due(self, flt: LoadedFilter) -> FilterStats:
         """:meth:`verify` of every window when the last one of some queue of ``flt`` began

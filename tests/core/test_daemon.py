@@ -10,10 +10,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bson import ObjectId
+from pymongo import monitoring
 
 from cybexp_core import Consumes, Raw
 from cybexp_core.backend import Archive
@@ -295,3 +298,60 @@ def test_a_filter_with_a_huge_backlog_does_not_starve_the_others(
         left = archive.progress("fake-slow", slow_queue).pending
         assert left > 10, "ips was served while slow's backlog waited"
         _until(lambda: archive.progress("fake-slow", slow_queue).pending == 0, "slow unfinished")
+
+
+class _Recounts(monitoring.CommandListener):
+    """The lower ``_id`` bound of every count of the instance collection."""
+
+    def __init__(self) -> None:
+        self.bounds: list[ObjectId] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name != "aggregate" or event.command.get("aggregate") != "instance":
+            return
+        for stage in event.command["pipeline"]:
+            bound = stage.get("$match", {}).get("_id", {})
+            if isinstance(bound, dict) and "$gt" in bound:
+                self.bounds.append(bound["$gt"])
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+def test_with_a_stream_a_late_document_is_found_without_recounting_older_windows(
+    streamed: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stream reports every insert, late ones too: the recent verification recounts from
+    the window of the oldest arrival, not the whole lookback (600 s) every time."""
+    monkeypatch.setattr("cybexp_core.worker.VERIFY_RECENT_SECONDS", 0.3)
+    base = time.time() - 400  # 40 documents 5 s apart, all inside the lookback
+    docs = [Raw("demo", {"ips": [f"10.6.0.{n}"], "ts": n}, "org1").doc for n in range(40)]
+    for n, doc in enumerate(docs):
+        doc["_id"] = ObjectId.from_datetime(datetime.fromtimestamp(base + 5 * n, timezone.utc))
+    streamed.collection.insert_many(docs)
+    listener = _Recounts()
+    host, port = streamed.collection.database.client.address
+    settings = Settings(
+        mongo_url=f"mongodb://{host}:{port}/?retryWrites=false",
+        db=streamed.collection.database.name,
+    )
+    watched = Archive.connect(settings, event_listeners=[listener])
+    try:
+        with Running(watched, eps=(IPS,), max_idle=0.2, batch_size=5) as running:
+            _until(lambda: _done(streamed) == 40 and running.daemon.mode == "stream", "not done")
+            time.sleep(1.5)  # a few recent verifications: the arrivals are known now
+            listener.bounds.clear()
+            late = Raw("demo", {"ips": ["10.6.1.1"], "ts": 99}, "org1").doc
+            late["_id"] = ObjectId.from_datetime(
+                datetime.fromtimestamp(base + 5 * 32 + 2, timezone.utc)
+            )
+            streamed.collection.insert_one(late)
+            _until(lambda: _done(streamed) == 41, "the late document was not found", timeout=10)
+            time.sleep(1.0)
+    finally:
+        watched.close()
+    assert listener.bounds, "the late document's window was recounted"
+    assert min(listener.bounds) >= docs[25]["_id"], "windows older than the arrival recounted"

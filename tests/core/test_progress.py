@@ -15,6 +15,7 @@ from bson import ObjectId
 from pymongo import monitoring
 
 from cybexp_core import Consumes, Raw
+from cybexp_core.arrivals import Arrivals
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
 from cybexp_core.plugins import LoadedFilter, load_filters
@@ -345,3 +346,61 @@ def test_a_stop_mid_batch_records_what_is_done_and_gives_the_rest_back(
     progress = archive.progress("fake-ips", DEMO)
     assert (progress.processed, progress.pending, progress.leases) == (10, 0, [])
     assert archive.collection.count_documents({"itype": "event"}) == 10
+
+
+def test_a_recent_verification_recounts_the_whole_lookback_unless_a_stream_saw_every_insert(
+    archive: Archive,
+) -> None:
+    """Arrivals narrow the recount only while a stream runs without a break."""
+    archive.insert_raw([Raw("demo", {"ips": [f"10.5.8.{i}"], "ts": i}, "o") for i in range(20)])
+    _runner(archive, batch_size=5).run_once()
+    watched, listener = _watched(archive)
+    try:
+        runner = _runner(watched, batch_size=5)
+        [flt] = runner.filters
+        runner.arrivals = arrivals = Arrivals()
+
+        def recounts() -> int:
+            listener.seen.clear()
+            assert runner.verify(flt, recent_only=True).handled == 0
+            return len(listener.reads())
+
+        assert recounts() > 1, "no stream yet: the whole lookback"
+        arrivals.following(True)
+        assert recounts() > 1, "the stream has just started: inserts before it were not seen"
+        assert recounts() == 0, "a stream without a break saw nothing arrive"
+        arrivals.following(False)
+        arrivals.following(True)
+        assert recounts() > 1, "the stream was lost: the whole lookback again"
+    finally:
+        watched.close()
+
+
+def test_a_trickle_of_one_document_windows_is_verified_with_one_count_per_batch(
+    archive: Archive,
+) -> None:
+    """A daemon at a trickle commits a window per document or two; a verification recounts
+    a batch of such neighbours with one count and merges them, and still finds a late
+    document among them."""
+    runner = _runner(archive, batch_size=10)
+    late = Raw("demo", {"ips": ["10.5.9.99"], "ts": 99}, "o").doc
+    for i in range(20):
+        if i == 8:
+            late["_id"] = ObjectId()  # between the 8th and the 9th, inserted at the end
+        archive.collection.insert_one(Raw("demo", {"ips": [f"10.5.9.{i}"], "ts": i}, "o").doc)
+        runner.drain(runner.filters[0])  # claims only, as the daemon's turns
+    key = "fake-ips|raw|demo"
+    windows = archive.windows.collection
+    assert windows.count_documents({"key": key}) >= 20, "a window per claim"
+    watched, listener = _watched(archive)
+    try:
+        checker = _runner(watched, batch_size=10)
+        [flt] = checker.filters
+        assert checker.verify(flt).handled == 0
+        assert len(listener.reads()) <= 4, "one count per batch of windows, not per window"
+        assert windows.count_documents({"key": key}) <= 3, "neighbours merged"
+        archive.collection.insert_one(late)
+        assert checker.verify(flt).processed == 1, "the late document among them"
+    finally:
+        watched.close()
+    assert archive.progress("fake-ips", DEMO).processed == 21
