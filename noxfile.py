@@ -93,3 +93,12 @@ def latency(session: nox.Session) -> None:
     _install_core(session)
     _install_plugins(session, PLUGINS)
     session.run("python", "benchmarks/latency.py", *session.posargs)
+
+
+@nox.session
+def stop_time(session: nox.Session) -> None:
+    """SIGTERM in the middle of a large PhishTank batch: stop time, nothing lost
+    (benchmarks/stop_time.py)."""
+    _install_core(session)
+    _install_plugins(session, PLUGINS)
+    session.run("python", "benchmarks/stop_time.py", *session.posargs)

@@ -80,7 +80,10 @@ def _worker(args: WorkerArgs, number: int, results: Any, pipe: Any, parent_pid: 
         log.warning("metrics on http://%s:%d/metrics", host, metrics.serve(port + number, host))
     threading.Thread(target=_watch_parent, args=(pipe,), daemon=True).start()
     try:
-        with StopControl(runner.stop_event, args.stop_timeout) as control:
+        control = StopControl(
+            runner.stop_event, args.stop_timeout, before_exit=runner.give_back_held
+        )
+        with control:
             if args.once:
                 archive.ensure_indexes()
                 summary = runner.run_once()

@@ -164,7 +164,10 @@ def run(
                 port = metrics.serve(metrics_port, metrics_host)
                 app.stack.callback(metrics.close)
                 log.warning("metrics on http://%s:%d/metrics", metrics_host, port)
-            with StopControl(runner.stop_event, stop_timeout) as control:
+            control = StopControl(
+                runner.stop_event, stop_timeout, before_exit=runner.give_back_held
+            )
+            with control:
                 summary = _run_here(runner, app.archive(), once, metrics)
             if once and control.signum is not None:
                 code = exit_code_for(control.signum)

@@ -2,10 +2,12 @@
 
 The first SIGTERM or SIGINT sets the runner's stop event: the worker finishes
 the document in hand, writes and marks what is done and gives back the rest of
-its lease. If that takes longer than the stop timeout, the process exits
-anyway (nothing is lost: the unmarked documents of its lease become free when
-the lease ends, at once for a worker on the same host). A second signal exits
-at once. SIGHUP is logged and ignored: the configuration is read at start, so
+its lease. If that takes longer than the stop timeout, the process gives back
+the leases it holds (``before_exit``, bounded to the last ``GIVE_BACK_SECONDS``
+of the timeout) and exits: nothing is lost, another worker on any host takes
+the unfinished ranges over at once (were the database unreachable, when the
+lease ends). A second signal exits at once, giving the leases back the same
+way. SIGHUP is logged and ignored: the configuration is read at start, so
 reload it with a restart.
 """
 
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Exit status when the stop timeout passed with work still in hand.
 EXIT_FORCED = 124
+#: The end of the stop timeout kept for ``before_exit`` (giving the leases back), at most.
+GIVE_BACK_SECONDS = 2.0
 
 
 def exit_code_for(signum: int) -> int:
@@ -82,21 +86,24 @@ class StopControl:
             f"{self.timeout:g}",
         )
         self.stop.set()
-        self._timer = threading.Timer(self.timeout, self._timed_out)
+        spare = min(GIVE_BACK_SECONDS, self.timeout / 4)
+        self._timer = threading.Timer(self.timeout - spare, self._timed_out, (spare,))
         self._timer.daemon = True
         self._timer.start()
 
-    def _timed_out(self) -> None:
+    def _timed_out(self, spare: float) -> None:
         log.error(
-            "stop timeout of %ss passed while waiting for %s; exiting (leases expire)",
+            "stop timeout of %ss passed while waiting for %s; giving back the leases and exiting",
             f"{self.timeout:g}",
             self.waiting_for(),
         )
-        self._exit(EXIT_FORCED)
+        self._exit(EXIT_FORCED, spare)
 
-    def _exit(self, code: int) -> None:
+    def _exit(self, code: int, spare: float = GIVE_BACK_SECONDS) -> None:
         try:
-            self.before_exit()
+            done = threading.Thread(target=self.before_exit, name="before-exit", daemon=True)
+            done.start()
+            done.join(spare)  # a database that does not answer does not hold the exit
         finally:
             logging.shutdown()
             sys.stderr.flush()

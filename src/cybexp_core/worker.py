@@ -356,6 +356,13 @@ class Runner:
         log.info("%s: stopping; gave back %d documents", claim.key, len(opened) - done)
         return shorter
 
+    def give_back_held(self) -> None:
+        """Expire every lease this runner holds, for a process that exits with work in hand
+        (the stop timeout passed): the next claim of any worker takes those ranges over."""
+        for token, claim in list(self.held.items()):
+            self.archive.leases.expire(claim.key, token)
+            log.warning("gave back the lease on %s (unfinished)", claim.key)
+
     def _claim(self, flt: LoadedFilter, consumes: Consumes) -> Claim | None:
         if consumes not in self._indexed:
             self.archive.ensure_queue_index(consumes)

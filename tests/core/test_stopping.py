@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pymongo import MongoClient
 
 from cli_process import (
     CLI,
@@ -71,6 +72,28 @@ def test_sigterm_during_a_large_batch_stops_within_the_timeout_and_loses_nothing
     assert again.returncode == 0, again.stderr
     assert _status(served)["slow"]["pending"] == 0
     assert _status(served)["slow"]["processed"] == 150
+
+
+def test_past_the_stop_timeout_the_lease_is_given_back_before_the_exit(served: Path) -> None:
+    """A document that outlasts the stop timeout: exit 124 on time, and its lease is free at
+    once for a worker on any host (not after ``lease_seconds``)."""
+    (served / "config.json").write_text(json.dumps({"runner": {"lease_seconds": 600}}))
+    _ingest_slow(served, 1, 20.0)
+    daemon = start_cli(served, "-v", "run", "--filter", "slow", "--stop-timeout", "2")
+    uri = json.loads(run_cli(served, "server", "status", "--json").stdout)["uri"]
+    client: MongoClient = MongoClient(uri)
+    try:
+        state = client["tahoe_db"]["cybexp_state"]
+        wait_for(lambda: state.find_one({"leases.0": {"$exists": True}}), "nothing claimed")
+        sent = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 124, stderr_of(daemon)
+        assert time.monotonic() - sent < 2 + 1.5
+        assert "gave back the lease on" in stderr_of(daemon)
+        [lease] = state.find_one({"leases.0": {"$exists": True}})["leases"]
+        assert lease["until"] < time.time(), "the lease is free now, not in 600 s"
+    finally:
+        client.close()
 
 
 def test_an_interrupted_run_once_exits_130_and_a_second_signal_exits_at_once(
