@@ -140,9 +140,13 @@ def main() -> None:
             result = _measure(archive, daemon, log_path, raws, args, cowrie)
         finally:
             if daemon.poll() is None:
+                signalled = time.monotonic()
                 daemon.send_signal(signal.SIGTERM)
-                daemon.wait(60)
+                code = daemon.wait(60)
+                stopped = time.monotonic() - signalled
             archive.close()
+    # The idle daemon's stop on SIGTERM, after the whole run.
+    result.update(stop_s=round(stopped, 2), exit_status=code)
     print(json.dumps(result, indent=2))
 
 
