@@ -9,7 +9,6 @@ from attrs import define, evolve, field
 
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings, redact_url
-from cybexp_core.config_schema import did_you_mean
 from cybexp_core.embedded import EmbeddedServer
 from cybexp_core.errors import ConfigError
 from cybexp_core.plugins import LoadReport, load_filters
@@ -56,6 +55,8 @@ class App:
             report = load_filters(settings=self.settings.filters)
             unknown = sorted(set(self.settings.filters) - report.names())
             if unknown:
+                from cybexp_core.config_schema import did_you_mean  # pydantic: only here
+
                 known = sorted(report.names())
                 lines = [
                     f"filters.{name}: no installed filter plugin has this entry-point name"

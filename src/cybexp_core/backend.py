@@ -23,8 +23,10 @@ from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
+from cybexp_core.census import Census, Pair
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes
+from cybexp_core.leases import STATE_COLLECTION
 from cybexp_core.legacy_marks import MAX_RAW_REFS
 from cybexp_core.models import Instance, Raw, Session, flatten
 from cybexp_core.progress import ArchiveBookkeeping, Progress
@@ -57,12 +59,18 @@ def _with_provenance(doc: dict[str, Any], sources: Sequence[str] | None) -> dict
     return doc
 
 
+def _kinds(docs: Iterable[Mapping[str, Any]]) -> set[Pair]:
+    """The (itype, sub_type) pairs of ``docs``, for the census."""
+    return {(doc.get("itype"), doc.get("sub_type")) for doc in docs}
+
+
 @define
 class Archive(ArchiveBookkeeping):
     """The TAHOE collection, with the operations the runner and the CLI need."""
 
     collection: Collection
     _known: OrderedDict[str, None] = field(factory=OrderedDict, init=False, repr=False)
+    _census: Census | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def connect(cls, settings: Settings, **client_options: Any) -> Archive:
@@ -79,6 +87,13 @@ class Archive(ArchiveBookkeeping):
             options["serverSelectionTimeoutMS"] = 10_000
         client: MongoClient = MongoClient(settings.mongo_url, **{**options, **client_options})
         return cls(client[settings.db][settings.coll])
+
+    @property
+    def census(self) -> Census:
+        """Instance counts per (itype, sub_type), kept in ``cybexp_state`` (``census.py``)."""
+        if self._census is None:
+            self._census = Census(self.collection.database[STATE_COLLECTION], self.collection)
+        return self._census
 
     def close(self) -> None:
         self.collection.database.client.close()
@@ -131,6 +146,7 @@ class Archive(ArchiveBookkeeping):
         for raw in raws:  # the first writer's orgid wins, as in TAHOE
             first.setdefault(raw._hash, raw.doc)
         docs = list(first.values())
+        self.census.note(_kinds(docs))
         stored = self._insert_unordered(docs)
         return len(docs) - len(stored), len(raws) - len(docs) + len(stored)
 
@@ -194,6 +210,9 @@ class Archive(ArchiveBookkeeping):
         # A session this process has not stored yet is inserted with the rest; one already
         # stored (known, or a duplicate key) is merged into by an upsert.
         fresh = [h for h in writes if h not in known]
+        kinds = _kinds(new)
+        kinds.update((group[0].itype, group[0].sub_type) for group in sessions.values())
+        self.census.note(kinds)
         stored = self._insert_unordered(new + [writes[h].document() for h in fresh])
         already = sum(1 for i in stored if i < len(new))
         stats = WriteStats(len(new) - already, len(unique) - len(new) + already, len(writes))

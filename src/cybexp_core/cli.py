@@ -12,7 +12,9 @@ import click
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from cybexp_core.app import App, fail, pass_app
+from cybexp_core.backend import Archive
 from cybexp_core.builtin_commands import add_commands
+from cybexp_core.census import Pair, by_itype
 from cybexp_core.config import load_settings
 from cybexp_core.errors import CybexpError
 from cybexp_core.global_options import GlobalOptionsGroup
@@ -204,10 +206,25 @@ def ingest(
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--count-all",
+    is_flag=True,
+    help="Count every instance now (slow on a big archive) instead of reading the census.",
+)
+@click.option(
+    "--recount",
+    is_flag=True,
+    help="Rebuild the census of instance counts from a full count (after deletions).",
+)
 @pass_app
-def status(app: App, as_json: bool) -> None:
+def status(app: App, as_json: bool, count_all: bool, recount: bool) -> None:
     """Pending, processed and failed counts per filter; instance counts per itype; raw
-    documents of sub_types no loaded filter reads."""
+    documents of sub_types no loaded filter reads.
+
+    Instance counts come from a census kept in cybexp_state plus the documents stored since
+    it last counted (see docs/operators.md, "Instance counts")."""
+    if count_all and recount:
+        raise click.UsageError("--count-all and --recount do not go together")
     report = app.filters()
     archive = app.archive()
     rows = []
@@ -225,11 +242,19 @@ def status(app: App, as_json: bool) -> None:
                 "lag_seconds": round(progress.lag_seconds, 1),
             }
         )
-    instances = archive.instance_counts()
-    unread = unread_sub_types(archive, report.filters)
+    source = "count-all" if count_all else "recount" if recount else "census"
+    counts = None if count_all else _census_counts(archive, recount)
+    instances = archive.instance_counts() if counts is None else by_itype(counts)
+    unread = unread_sub_types(archive, report.filters, counts)
     workers = worker_rows(archive.collection.database[WORKERS_COLLECTION])
     if as_json:
-        body = {"filters": rows, "instances": instances, "unread": unread, "workers": workers}
+        body = {
+            "filters": rows,
+            "instances": instances,
+            "instances_from": source,
+            "unread": unread,
+            "workers": workers,
+        }
         click.echo(to_json(body))
         return
     for row in rows:
@@ -242,6 +267,15 @@ def status(app: App, as_json: bool) -> None:
         listed = ", ".join(f"{sub_type} {count}" for sub_type, count in unread.items())
         click.echo(f"raw documents no loaded filter reads: {listed}")
     click.echo("\n".join(describe_workers(workers)))
+
+
+def _census_counts(archive: Archive, recount: bool) -> dict[Pair, int]:
+    """Documents per (itype, sub_type) from the census (rebuilt with ``recount``)."""
+    if recount:
+        return archive.census.rebuild()
+    if not archive.census.ready():
+        click.echo("counting every instance once, to start the census", err=True)
+    return archive.census.counts()
 
 
 add_commands(cli)

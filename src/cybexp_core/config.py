@@ -20,7 +20,6 @@ from typing import Any
 
 from attrs import evolve, field, frozen
 
-from cybexp_core.config_schema import MONGO_SECTIONS, validate_file
 from cybexp_core.errors import ConfigError
 from cybexp_core.mongo_url import check_url, read_url_file, redact_url
 
@@ -86,6 +85,9 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 
 def _from_file(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    # pydantic only when there is a file to validate (~0.5 s of start-up otherwise).
+    from cybexp_core.config_schema import MONGO_SECTIONS, validate_file
+
     parsed = validate_file(data, path)
     values: dict[str, Any] = {"source": str(path), "filters": parsed.filters}
     sections = (getattr(parsed, name) for name in MONGO_SECTIONS)

@@ -22,6 +22,7 @@ from pymongo.errors import BulkWriteError
 
 from cybexp_core import bookkeeping, legacy_marks, oids
 from cybexp_core.bookkeeping import Failed, Failure, Outcome, Processed, Records, Ticket
+from cybexp_core.census import ITYPES
 from cybexp_core.declaration import Consumes
 from cybexp_core.leases import COUNTS, STATE_COLLECTION, Claim, Leases
 from cybexp_core.owner import Owner
@@ -204,9 +205,9 @@ class ArchiveBookkeeping:
         return self.progress(fid, consumes).pending
 
     def instance_counts(self) -> dict[str, int]:
-        """Documents per itype."""
-        itypes = ("raw", "attribute", "object", "event", "session")
-        return {itype: self.collection.count_documents({"itype": itype}) for itype in itypes}
+        """Documents per itype, each counted in full now (``status --count-all``; ``status``
+        itself reads the census, see ``census.py``)."""
+        return {itype: self.collection.count_documents({"itype": itype}) for itype in ITYPES}
 
     # ------------------------------------------------------------------ failures
 

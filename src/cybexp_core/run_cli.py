@@ -13,20 +13,22 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 from attrs import evolve
 
 from cybexp_core.app import App, fail, pass_app
 from cybexp_core.backend import Archive
-from cybexp_core.daemon import Daemon, log_batch, wait_for_database
 from cybexp_core.errors import CybexpError
 from cybexp_core.json_output import to_json
 from cybexp_core.logs import LOG_FORMATS, setup_logging
-from cybexp_core.metrics import Metrics
 from cybexp_core.plugins_cli import load_problem
 from cybexp_core.stopping import StopControl, exit_code_for
 from cybexp_core.worker import Runner, RunSummary, select_filters
+
+if TYPE_CHECKING:  # the daemon and the metrics server load on use: not at every command's start
+    from cybexp_core.metrics import Metrics
 
 __all__ = ["run"]
 
@@ -159,6 +161,8 @@ def run(
             runner = Runner(app.archive(), filters, settings)
             metrics = None
             if metrics_port is not None:
+                from cybexp_core.metrics import Metrics
+
                 metrics = Metrics()
                 metrics.filters(f.info.name for f in filters)
                 port = metrics.serve(metrics_port, metrics_host)
@@ -189,6 +193,8 @@ def run(
 
 
 def _run_here(runner: Runner, archive: Archive, once: bool, metrics: Metrics | None) -> RunSummary:
+    from cybexp_core.daemon import Daemon, log_batch, wait_for_database
+
     if not once:
         if not wait_for_database(archive, runner.stop_event):
             return RunSummary()

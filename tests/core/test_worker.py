@@ -184,10 +184,11 @@ def test_transient_database_errors_leave_documents_pending(
         _run(archive, filters)
     monkeypatch.undo()
     assert _untouched(archive, raw) and list(archive.failures("fake-ips")) == []
-    state = archive.collection.database["cybexp_state"].find_one()
+    queue = {"_id": archive.leases.key("fake-ips", Consumes.raw("demo"))}
+    state = archive.collection.database["cybexp_state"].find_one(queue)
     assert [lease["until"] for lease in state["leases"]] == [0], "the lease is given up"
     assert _run(archive, filters).filters["ips"].processed == 1
-    assert archive.collection.database["cybexp_state"].find_one()["leases"] == []
+    assert archive.collection.database["cybexp_state"].find_one(queue)["leases"] == []
 
 
 def _claim(archive: Archive, token: str, limit: int = 20, seconds: float = 60) -> list[Any]:
