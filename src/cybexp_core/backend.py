@@ -21,7 +21,7 @@ from typing import Any
 from attrs import define, field
 from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from cybexp_core.census import Census, Pair
 from cybexp_core.config import Settings
@@ -37,6 +37,9 @@ __all__ = ["MAX_RAW_REFS", "Archive", "Progress", "WriteStats", "flatten"]
 log = logging.getLogger(__name__)
 
 DUPLICATE_KEY = 11000
+#: What the server answers when a requested index collides with one it has: the same name
+#: with another key or options (an operator's index), or the same key and options.
+INDEX_CONFLICTS = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict
 #: Hashes remembered as already stored, to skip re-inserting them.
 KNOWN_CACHE_SIZE = 200_000
 _P = {"_id": 0}
@@ -49,6 +52,16 @@ class WriteStats:
     inserted: int = 0
     existing: int = 0
     sessions: int = 0
+
+
+_logged: set[str] = set()
+
+
+def _log_once(level: int, message: str) -> None:
+    """Log ``message`` once per process (every worker and run ensures the indexes)."""
+    if message not in _logged:
+        _logged.add(message)
+        log.log(level, "%s", message)
 
 
 def _with_provenance(doc: dict[str, Any], sources: Sequence[str] | None) -> dict[str, Any]:
@@ -117,11 +130,36 @@ class Archive(ArchiveBookkeeping):
 
     def ensure_queue_index(self, consumes: Consumes) -> None:
         """The ``(itype, _id)`` index a queue reading every sub_type of an itype needs
-        (``Consumes("event")``: its claims, window counts and ``status``). The runner
-        creates it before such a queue's first claim, so the outputs of an archive where
-        no such filter runs do not pay it (idempotent)."""
-        if consumes.sub_type is None:
-            self.collection.create_index([("itype", ASCENDING), ("_id", ASCENDING)])
+        (``Consumes("event")``: its claims, window counts and ``status``), partial to that
+        itype: the inserts of other itypes do not pay it, and those queries have equality
+        on ``itype``. The runner makes it before such a queue's first claim, so where no
+        such filter runs nothing pays it. An ``(itype, _id)`` index an archive already has,
+        of every itype (earlier versions made those) or of this one, is used instead (no
+        second index to pay); one the server refuses (an operator's index of that name) is
+        logged and done without. Queues of one sub_type use ``(itype, sub_type, _id)``."""
+        if consumes.sub_type is not None:
+            return
+        itype, key = consumes.itype, [("itype", ASCENDING), ("_id", ASCENDING)]
+        for name, spec in self.collection.index_information().items():
+            partial = spec.get("partialFilterExpression")
+            if list(spec.get("key", ())) != key or partial not in (None, {"itype": itype}):
+                continue
+            if partial is None:
+                _log_once(
+                    logging.INFO,
+                    f"{itype} queues use the index {name}, which holds every itype (were it "
+                    f"dropped, the next run would make one of {itype} documents only, which "
+                    f"the inserts of other itypes skip)",
+                )
+            return
+        name = f"itype_1__id_1_{itype}"
+        try:
+            self.collection.create_index(key, name=name, partialFilterExpression={"itype": itype})
+        except OperationFailure as exc:
+            if exc.code not in INDEX_CONFLICTS:
+                raise
+            why = (exc.details or {}).get("errmsg") or exc
+            _log_once(logging.WARNING, f"no index {name} for {itype} queues: {why}")
 
     def _unique_hash(self) -> None:
         """The unique ``(_hash, itype)`` index; drop a unique ``_hash`` index once it exists.

@@ -196,8 +196,72 @@ def test_outputs_pay_the_whole_itype_index_only_where_a_filter_reads_a_whole_ity
     everything = load_filters(entry_points_=[IPS, entry_point("events", "fakes:event_counter")])
     summary = Runner(archive, everything.filters, Settings(mongo_url="x")).run_once()
     assert summary.filters["events"].skipped == 3, "it saw the three events"
-    keys = [spec["key"] for spec in archive.collection.index_information().values()]
-    assert [("itype", 1), ("_id", 1)] in keys
+    specs = archive.collection.index_information().values()
+    whole = [spec for spec in specs if spec["key"] == [("itype", 1), ("_id", 1)]]
+    assert [spec.get("partialFilterExpression") for spec in whole] == [{"itype": "event"}]
+
+
+def _index_of(archive: Archive, query: dict[str, Any]) -> str | None:
+    """The index the server's plan for a claim's query (sorted by ``_id``) scans, if any."""
+    plan = archive.collection.find(query).sort("_id", 1).limit(10).explain()["queryPlanner"]
+    stack: list[Any] = [plan["winningPlan"]]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("stage") == "IXSCAN":
+                return node["indexName"]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+def _event_claims(archive: Archive) -> list[dict[str, Any]]:
+    """The claim queries (finds with a limit) of a run of a filter reading every event."""
+    archive.insert_raw([Raw("demo", {"ips": [f"10.6.7.{i}"], "ts": i}, "o") for i in range(3)])
+    _runner(archive).run_once()
+    watched, listener = _watched(archive)
+    everything = load_filters(entry_points_=[IPS, entry_point("events", "fakes:event_counter")])
+    try:
+        summary = Runner(watched, everything.filters, Settings(mongo_url="x")).run_once()
+    finally:
+        watched.close()
+    assert summary.filters["events"].skipped == 3, "it saw the three events"
+    return [
+        cmd["filter"]
+        for name, cmd in listener.seen
+        if name == "find" and cmd.get("limit") and "sub_type" not in cmd["filter"]
+    ]
+
+
+def _whole_itype_indexes(archive: Archive) -> dict[str, dict[str, Any]]:
+    return {
+        name: spec
+        for name, spec in archive.collection.index_information().items()
+        if spec["key"] == [("itype", 1), ("_id", 1)]
+    }
+
+
+def test_claims_of_every_event_use_an_index_of_events_only(archive: Archive) -> None:
+    claims = _event_claims(archive)
+    [(name, spec)] = _whole_itype_indexes(archive).items()
+    assert spec["partialFilterExpression"] == {"itype": "event"}, "other inserts skip it"
+    assert claims and all(_index_of(archive, query) == name for query in claims)
+
+
+def test_an_archive_with_the_earlier_index_of_every_itype_keeps_it(archive: Archive) -> None:
+    earlier = archive.collection.create_index([("itype", 1), ("_id", 1)])
+    claims = _event_claims(archive)
+    assert list(_whole_itype_indexes(archive)) == [earlier], "no second index to pay"
+    assert claims and all(_index_of(archive, query) == earlier for query in claims)
+
+
+def test_an_index_the_server_refuses_leaves_the_claims_working(archive: Archive) -> None:
+    name = "itype_1__id_1_event"
+    archive.collection.create_index([("sub_type", 1)], name=name)  # an operator's, say
+    assert _event_claims(archive)
+    assert archive.collection.index_information()[name]["key"] == [("sub_type", 1)], "kept"
+    assert not _whole_itype_indexes(archive)
 
 
 def test_status_reads_counters_not_the_archive(archive: Archive) -> None:
