@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from pymongo import monitoring
 
 from cybexp_core import Raw, census, plugins
 from cybexp_core.backend import Archive
-from cybexp_core.cli import cli
 from cybexp_core.config import Settings
 from fakes import entry_point
 
@@ -24,18 +22,6 @@ FAKES = [entry_point("ips", "fakes:ip_sightings"), entry_point("correlate", "fak
 @pytest.fixture(autouse=True)
 def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plugins, "entry_points", lambda group: FAKES)
-
-
-@pytest.fixture
-def invoke(archive: Archive, mongo_uri: str) -> Any:
-    db = archive.collection.database.name
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(
-            cli, ["--mongo-url", mongo_uri, "--db", db, *args], catch_exceptions=False
-        )
-
-    return run
 
 
 def _lines(tmp_path: Path, ips: list[str], name: str = "in.jsonl") -> Path:

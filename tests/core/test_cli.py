@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from cybexp_core import Consumes, plugins
 from cybexp_core.backend import Archive
@@ -26,18 +26,6 @@ FAKES = [
 @pytest.fixture(autouse=True)
 def fake_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(plugins, "entry_points", lambda group: FAKES)
-
-
-@pytest.fixture
-def invoke(archive: Archive, mongo_uri: str) -> Any:
-    db = archive.collection.database.name
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(
-            cli, ["--mongo-url", mongo_uri, "--db", db, *args], catch_exceptions=False
-        )
-
-    return run
 
 
 def _jsonl(tmp_path: Path, *lines: str) -> Path:
