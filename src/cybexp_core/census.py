@@ -62,6 +62,13 @@ def by_itype(counts: Mapping[Pair, int]) -> dict[str, int]:
     return totals
 
 
+def _bounds() -> tuple[float, ObjectId, ObjectId]:
+    """``(now, settled, cap)``: the time, and the ``_id`` bounds of what has settled
+    (:data:`SETTLE_SECONDS` ago) and of what a read counts (:data:`SKEW_SECONDS` ahead)."""
+    now = time.time()
+    return now, oids.upper_at(now - SETTLE_SECONDS), oids.upper_at(now + SKEW_SECONDS)
+
+
 def _entry(pair: Pair, count: int, upto: ObjectId) -> dict[str, Any]:
     return {"itype": pair[0], "sub_type": pair[1], "count": count, "upto": upto}
 
@@ -135,8 +142,7 @@ class Census:
         record = self.read()
         if record is None or not record.get("complete"):
             return self.rebuild()
-        now = time.time()
-        settled, cap = oids.upper_at(now - SETTLE_SECONDS), oids.upper_at(now + SKEW_SECONDS)
+        _, settled, cap = _bounds()
         totals: dict[Pair, int] = {}
         entries, moved = [], False
         for pair, entry in _pairs(record).items():
@@ -160,8 +166,7 @@ class Census:
     def rebuild(self) -> dict[Pair, int]:
         """Count every document, grouped by pair (one pass over the collection), and store
         the result as the record; returns the counts (settled and recent)."""
-        now = time.time()
-        settled, cap = oids.upper_at(now - SETTLE_SECONDS), oids.upper_at(now + SKEW_SECONDS)
+        now, settled, cap = _bounds()
         counted = self.full_count(settled)
         for _ in range(_MAX_RACES):
             record = self.read()

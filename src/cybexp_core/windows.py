@@ -177,14 +177,20 @@ class Windows:
         # A crash here leaves the others inside the first: the next verification drops them.
         self.collection.delete_many({"key": key, "lo": {"$gt": first["lo"], "$lte": last["lo"]}})
 
-    def containing(self, key: str, oid: ObjectId) -> Mapping[str, Any] | None:
-        """The window of ``key`` that holds ``oid``, if one was recorded."""
+    def _last_before(
+        self, key: str, oid: ObjectId, floor: ObjectId = oids.OID_MIN
+    ) -> Mapping[str, Any] | None:
+        """The window of ``key`` with the greatest ``lo`` in ``[floor, oid)``."""
         found = (
-            self.collection.find({"key": key, "lo": {"$gte": oids.OID_MIN, "$lt": oid}})
+            self.collection.find({"key": key, "lo": {"$gte": floor, "$lt": oid}})
             .sort("lo", -1)
             .limit(1)
         )
-        window = next(iter(found), None)
+        return next(iter(found), None)
+
+    def containing(self, key: str, oid: ObjectId) -> Mapping[str, Any] | None:
+        """The window of ``key`` that holds ``oid``, if one was recorded."""
+        window = self._last_before(key, oid)
         return window if window is not None and oid <= window["hi"] else None
 
     def start(self, key: str, oid: ObjectId, floor: ObjectId) -> ObjectId:
@@ -192,12 +198,7 @@ class Windows:
         beginning before ``oid`` (the one holding it, if any), never before ``floor``."""
         if oid <= floor:
             return floor
-        found = (
-            self.collection.find({"key": key, "lo": {"$gte": floor, "$lt": oid}}, {"lo": 1})
-            .sort("lo", -1)
-            .limit(1)
-        )
-        window = next(iter(found), None)
+        window = self._last_before(key, oid, floor)
         return window["lo"] if window is not None else floor
 
     def invalidate(self, key: str, oid: ObjectId, *, retry: bool = False) -> bool:
