@@ -136,17 +136,20 @@ def main() -> None:
                 stderr=log,
                 stdout=subprocess.DEVNULL,
             )
+        stopped: float | None = None  # the daemon had already exited: nothing to time
         try:
             result = _measure(archive, daemon, log_path, raws, args, cowrie)
         finally:
             if daemon.poll() is None:
                 signalled = time.monotonic()
                 daemon.send_signal(signal.SIGTERM)
-                code = daemon.wait(60)
+                daemon.wait(60)
                 stopped = time.monotonic() - signalled
             archive.close()
     # The idle daemon's stop on SIGTERM, after the whole run.
-    result.update(stop_s=round(stopped, 2), exit_status=code)
+    result.update(
+        stop_s=None if stopped is None else round(stopped, 2), exit_status=daemon.returncode
+    )
     print(json.dumps(result, indent=2))
 
 

@@ -29,6 +29,7 @@ from run import DEFAULT_CORPUS  # benchmarks/run.py, beside this script
 
 from cybexp_core.backend import Archive
 from cybexp_core.config import Settings
+from cybexp_core.leases import STATE_COLLECTION
 from cybexp_core.server import LocalServer
 
 CLI = Path(sys.executable).parent / "cybexp-analytics"
@@ -58,7 +59,7 @@ def _status(uri: str, db: str) -> dict[str, Any]:
 
 
 def _claimed(archive: Archive) -> bool:
-    state = archive.collection.database["cybexp_state"]
+    state = archive.collection.database[STATE_COLLECTION]
     return state.count_documents({"leases.0": {"$exists": True}}) > 0
 
 
