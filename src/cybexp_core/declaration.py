@@ -79,6 +79,8 @@ class Problem:
 
 
 _OUTPUT_TYPES = (Attribute, Object, Event, Session)
+_new = object.__new__
+_set = object.__setattr__
 
 
 @frozen
@@ -94,6 +96,36 @@ class FilterResult:
     problems: tuple[Problem, ...] = field(converter=tuple, factory=tuple)
 
     @classmethod
+    def of(
+        cls,
+        instances: list[Instance] | tuple[Instance, ...],
+        problems: list[Problem] | tuple[Problem, ...] = (),
+    ) -> FilterResult:
+        """``FilterResult(instances=..., problems=...)`` of a list or tuple each, for a
+        filter's hot path (no converters run; the lists are copied to tuples)."""
+        if type(instances) is not tuple and type(instances) is not list:
+            return cls(instances=instances, problems=problems)
+        if type(problems) is not tuple and type(problems) is not list:
+            return cls(instances=instances, problems=problems)
+        result = _new(cls)
+        _set(result, "instances", tuple(instances))
+        _set(result, "problems", tuple(problems))
+        return result
+
+    def checked(self) -> FilterResult:
+        """This result, once every instance is found to be an output type.
+
+        :raises PluginError: For an item that is not an instance.
+        """
+        for item in self.instances:
+            if type(item) not in _OUTPUT_TYPES and not isinstance(item, _OUTPUT_TYPES):
+                raise PluginError(
+                    f"filter() returned a {type(item).__name__}; expected Attribute, Object, "
+                    "Event or Session"
+                )
+        return self
+
+    @classmethod
     def coerce(cls, value: Any) -> FilterResult:
         """Turn a hook's return value into a ``FilterResult`` or raise ``PluginError``."""
         result = value if isinstance(value, FilterResult) else None
@@ -104,10 +136,4 @@ class FilterResult:
                     f"got {type(value).__name__}"
                 )
             result = cls(instances=value)
-        for item in result.instances:
-            if not isinstance(item, _OUTPUT_TYPES):
-                raise PluginError(
-                    f"filter() returned a {type(item).__name__}; expected Attribute, Object, "
-                    "Event or Session"
-                )
-        return result
+        return result.checked()

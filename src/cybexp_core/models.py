@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
 from attrs import field, frozen
 
-from cybexp_core.composite import Derived, derive_shared, remembered
+from cybexp_core.composite import Derived, derive, derive_shared, remembered
 from cybexp_core.errors import InvalidInstanceError
 from cybexp_core.hashing import canonical, quote, sha256_hex
 
@@ -28,6 +28,7 @@ __all__ = [
     "Attribute",
     "Child",
     "Event",
+    "EventShape",
     "Instance",
     "Object",
     "Raw",
@@ -99,6 +100,19 @@ def _as_children(owner: str, data: object) -> tuple[Child, ...]:
                 f"{owner}: data items must be Attribute or Object, got {type(child).__name__}"
             )
     return children
+
+
+def _plain_children(sub_type: object, children: object) -> tuple[Child, ...] | None:
+    """``children`` as a tuple when ``sub_type`` is known good and ``children`` a non-empty
+    list or tuple of attributes and objects (nothing to check), else ``None``."""
+    if type(sub_type) is not str or sub_type not in _GOOD_SUB_TYPES:
+        return None
+    if (type(children) is not list and type(children) is not tuple) or not children:
+        return None
+    for child in children:  # type: ignore[attr-defined]
+        if type(child) is not Attribute and type(child) is not Object:
+            return None
+    return tuple(children)  # type: ignore[arg-type]
 
 
 class Instance:
@@ -179,6 +193,22 @@ class Attribute(Instance):
         _set(self, "_canon", canon)
         _set(self, "_hash", sha256_hex("attribute" + sub_type + canon))
 
+    @classmethod
+    def assemble(cls, sub_type: str, data: Scalar) -> Attribute:
+        """``Attribute(sub_type, data)``, for a filter's hot path: the same attribute (or
+        the same error), built without attrs' ``__init__`` for a known sub_type and a str."""
+        if type(data) is not str or type(sub_type) is not str or sub_type not in _GOOD_SUB_TYPES:
+            return cls(sub_type, data)
+        canon = quote(data.strip())
+        attribute = _new(cls)
+        put = _ATTRIBUTE_SLOTS
+        put["sub_type"](attribute, sub_type)
+        put["data"](attribute, data)
+        put["_canon"](attribute, canon)
+        put["_hash"](attribute, sha256_hex("attribute" + sub_type + canon))
+        put["_fragment"](attribute, None)
+        return attribute
+
     @property
     def doc(self) -> dict[str, Any]:
         return {
@@ -209,6 +239,27 @@ class Object(_Composite):
             _check_sub_type("Object", sub_type)
         self._derive_children("Object")
         _set(self, "_hash", sha256_hex("object" + sub_type + self._canon))
+
+    @classmethod
+    def assemble(cls, sub_type: str, children: list[Child] | tuple[Child, ...]) -> Object:
+        """``Object(sub_type, children)``, for a filter that keeps the objects it builds
+        (a cache of its own): the same object (or the same error), built without attrs'
+        ``__init__`` and without :func:`~cybexp_core.composite.derive_shared`'s memory."""
+        kids = _plain_children(sub_type, children)
+        if kids is None:
+            return cls(sub_type, children)
+        data, canon, cref, ref = derive(kids)
+        obj = _new(cls)
+        put = _OBJECT_SLOTS
+        put["sub_type"](obj, sub_type)
+        put["children"](obj, kids)
+        put["_data"](obj, data)
+        put["_canon"](obj, canon)
+        put["_cref"](obj, cref)
+        put["_ref"](obj, ref)
+        put["_hash"](obj, sha256_hex("object" + sub_type + canon))
+        put["_fragment"](obj, None)
+        return obj
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -410,6 +461,79 @@ class Event(_Composite):
         }
 
 
+class EventShape:
+    """What events that differ only in ``orgid`` and ``timestamp`` share: sub_type, data,
+    context and category, validated and derived once.
+
+    ``EventShape(sub_type, data, mal_data=..., ben_data=..., category=...)`` takes what
+    :class:`Event` takes but the orgid and timestamp, and checks it the same way;
+    :meth:`event` then gives ``Event(sub_type, data, orgid, timestamp, ...)`` at the
+    cost of one hash. A filter whose events repeat (the same attacker trying the same
+    credential) keeps shapes in a bounded cache of its own.
+    """
+
+    __slots__ = ("_head", "_proto")
+
+    def __init__(
+        self,
+        sub_type: str,
+        data: Child | Iterable[Child],
+        mal_data: Iterable[Child] = (),
+        ben_data: Iterable[Child] = (),
+        category: str = "unknown",
+    ) -> None:
+        kids = _plain_children(sub_type, data)
+        if kids is None or ben_data or category not in CATEGORIES or type(mal_data) is not list:
+            proto = Event(
+                sub_type, data, "", 0.0, mal_data=mal_data, ben_data=ben_data, category=category
+            )
+        else:  # what Event() makes of these, without attrs' __init__ or a hash
+            derived, canon, cref, ref = derive(kids)
+            proto = _new(Event)
+            put = _EVENT_SLOTS
+            put["sub_type"](proto, sub_type)
+            put["children"](proto, kids)
+            put["mal_data"](proto, tuple(mal_data))
+            put["ben_data"](proto, ())
+            put["category"](proto, category)
+            put["_data"](proto, derived)
+            put["_canon"](proto, canon)
+            put["_cref"](proto, cref)
+            put["_ref"](proto, ref)
+            put["_mal_ref"](proto, _context_hashes(sub_type, "mal_data", mal_data, ref))
+            put["_ben_ref"](proto, ())
+        self._proto = proto
+        self._head = "event" + sub_type
+
+    @property
+    def sub_type(self) -> str:
+        """The events' sub_type."""
+        return self._proto.sub_type
+
+    def event(self, orgid: str, timestamp: float) -> Event:
+        """The event of this shape reported by ``orgid`` at ``timestamp``.
+
+        :raises InvalidInstanceError: As :class:`Event` does for the orgid or timestamp.
+        """
+        proto = self._proto
+        if type(orgid) is not str or type(timestamp) is not float or timestamp - timestamp:
+            return Event(
+                proto.sub_type,
+                proto.children,
+                orgid,
+                timestamp,
+                mal_data=proto.mal_data,
+                ben_data=proto.ben_data,
+                category=proto.category,
+            )
+        return _EVENT_COPY(
+            proto,
+            orgid,
+            timestamp,
+            sha256_hex(self._head + orgid + float.__repr__(timestamp) + proto._canon),
+        )
+
+
 @frozen(slots=True, eq=False)
 class Session(_Composite):
     """A group of events that share an identity (``data``), e.g. one Cowrie session.
@@ -446,6 +570,31 @@ class Session(_Composite):
             _check_max_events(f"Session {self.sub_type!r}", self.max_events)
         self._derive_children("Session")
         _set(self, "_hash", sha256_hex("session" + self.sub_type + self._canon))
+
+    @classmethod
+    def assemble(cls, sub_type: str, children: list[Child] | tuple[Child, ...]) -> Session:
+        """``Session(sub_type, children)`` (no events, times or cap), for a filter that keeps
+        the identities it builds and stamps them with :meth:`with_events`: the same session
+        (or the same error), built without attrs' ``__init__`` or the shared derivations."""
+        kids = _plain_children(sub_type, children)
+        if kids is None:
+            return cls(sub_type, children)
+        data, canon, cref, ref = derive(kids)
+        session = _new(cls)
+        put = _SESSION_SLOTS
+        put["sub_type"](session, sub_type)
+        put["children"](session, kids)
+        put["events"](session, ())
+        put["start_time"](session, None)
+        put["end_time"](session, None)
+        put["duration"](session, None)
+        put["max_events"](session, None)
+        put["_data"](session, data)
+        put["_canon"](session, canon)
+        put["_cref"](session, cref)
+        put["_ref"](session, ref)
+        put["_hash"](session, sha256_hex("session" + sub_type + canon))
+        return session
 
     def _set_stamp(
         self, events: Iterable[str], start: object, end: object, duration: object
@@ -582,8 +731,44 @@ def _slot_setters(cls: type) -> dict[str, Any]:
     return {name: cls.__dict__[name].__set__ for name in cls.__slots__ if name[:2] != "__"}
 
 
+_ATTRIBUTE_SLOTS = _slot_setters(Attribute)
+_OBJECT_SLOTS = _slot_setters(Object)
 _SESSION_SLOTS = _slot_setters(Session)
 _EVENT_SLOTS = _slot_setters(Event)
+
+
+def _event_copier() -> Callable[[Event, str, float, str], Event]:
+    """``copy(proto, orgid, timestamp, hash)``: a new event with ``proto``'s other slots
+    (each slot's own setter, written out: a loop over them costs half as much again)."""
+    slots = Event.__dict__
+    names = ("sub_type", "children", "mal_data", "ben_data", "category", "_data", "_canon")
+    names += ("_cref", "_ref", "_mal_ref", "_ben_ref")
+    (p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11) = (slots[n].__set__ for n in names)
+    put_orgid, put_timestamp = slots["orgid"].__set__, slots["timestamp"].__set__
+    put_hash = slots["_hash"].__set__
+
+    def copy(proto: Event, orgid: str, timestamp: float, hash_: str) -> Event:
+        event = _new(Event)
+        p1(event, proto.sub_type)
+        p2(event, proto.children)
+        p3(event, proto.mal_data)
+        p4(event, proto.ben_data)
+        p5(event, proto.category)
+        p6(event, proto._data)
+        p7(event, proto._canon)
+        p8(event, proto._cref)
+        p9(event, proto._ref)
+        p10(event, proto._mal_ref)
+        p11(event, proto._ben_ref)
+        put_orgid(event, orgid)
+        put_timestamp(event, timestamp)
+        put_hash(event, hash_)
+        return event
+
+    return copy
+
+
+_EVENT_COPY = _event_copier()
 _CHILD_TYPES = (Attribute, Object)
 
 

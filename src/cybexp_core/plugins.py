@@ -86,7 +86,9 @@ class LoadedFilter:
 
     def run(self, document: dict[str, Any]) -> FilterResult | None:
         """Call this plugin's ``filter`` hook; ``None`` means the input was not for it."""
-        value = self._call(document=document, settings=self.settings, options=self.options)
+        value = self._call(document, self.settings, self.options)
+        if type(value) is FilterResult:  # the usual case: only its instances to check
+            return value.checked()
         return None if value is None else FilterResult.coerce(value)
 
     def matches(self, selectors: Iterable[str]) -> bool:
@@ -161,8 +163,9 @@ def _register(name: str, plugin: object, settings: Mapping[str, Any]) -> _Regist
     return _Registered(info, _direct_call(manager), options)
 
 
-def _direct_call(manager: pluggy.PluginManager) -> Callable[..., Any]:
-    """Call the single ``filter`` implementation of ``manager`` without pluggy's dispatch.
+def _direct_call(manager: pluggy.PluginManager) -> Callable[[Any, Any, Any], Any]:
+    """``call(document, settings, options)``: the single ``filter`` implementation of
+    ``manager``, called without pluggy's dispatch.
 
     The manager holds exactly one plugin and no wrappers, so this does what
     ``manager.hook.filter(...)`` does (opt-in arguments included) at a fraction
@@ -170,17 +173,17 @@ def _direct_call(manager: pluggy.PluginManager) -> Callable[..., Any]:
     """
     [impl] = manager.hook.filter.get_hookimpls()
     if impl.hookwrapper or impl.wrapper:
-        return manager.hook.filter
+        hook = manager.hook.filter
+        return lambda document, settings, options: hook(
+            document=document, settings=settings, options=options
+        )
     function, names = impl.function, impl.argnames
-    if names == ("document", "options"):  # the usual signature: no list per call
+    if names == ("document", "options"):  # the usual signature
+        return lambda document, settings, options: function(document, options)
 
-        def call_usual(**kwargs: Any) -> Any:
-            return function(kwargs["document"], kwargs["options"])
-
-        return call_usual
-
-    def call(**kwargs: Any) -> Any:
-        return function(*[kwargs[name] for name in names])
+    def call(document: Any, settings: Any, options: Any) -> Any:
+        given = {"document": document, "settings": settings, "options": options}
+        return function(*[given[name] for name in names])
 
     return call
 

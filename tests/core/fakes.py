@@ -200,6 +200,10 @@ class BadReturn:
 
     @hookimpl
     def filter(self, document: dict[str, Any]) -> Any:
+        """A dict, or with ``data.item``, a ``FilterResult`` holding that non-instance."""
+        item = document["data"].get("item")
+        if item is not None:
+            return FilterResult.of([Attribute("ipv4", "1.2.3.4"), item])
         return {"not": "a list"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
-from cybexp_core import Attribute, Event, InvalidInstanceError, Object, Raw, Session
+from cybexp_core import Attribute, Event, EventShape, InvalidInstanceError, Object, Raw, Session
 
 
 @pytest.mark.parametrize("sub_type", ["email-addr", "1abc", "", None, 3])
@@ -172,3 +172,82 @@ def test_assemble_refuses_what_the_constructor_refuses(args: tuple, match: str) 
     mal = [given.get(m, m) for m in mal]
     with pytest.raises(InvalidInstanceError, match=match):
         Event.assemble(sub_type, children, orgid, timestamp, mal, category)
+
+
+def _same(made: object, built: object) -> None:
+    assert type(made) is type(built)
+    assert made._hash == built._hash and made.doc == built.doc  # type: ignore[attr-defined]
+    assert list(made.doc) == list(built.doc)  # type: ignore[attr-defined]
+
+
+def test_event_shape_gives_the_event_the_constructor_builds() -> None:
+    ip = Attribute("ipv4", "1.2.3.4")
+    attacker = Object("attacker", ip)
+    method = Attribute("method", "ssh")
+    for mal, ben, category in (
+        ([], [], "unknown"),
+        ([ip], [method], "malicious"),
+        ([attacker, ip, ip], (), "benign"),
+    ):
+        shape = EventShape(
+            "login", [method, attacker], mal_data=mal, ben_data=ben, category=category
+        )
+        assert shape.sub_type == "login"
+        for orgid, timestamp in (("org", 1588032005.834291), ("other", 5), ("org", -1.5)):
+            made = shape.event(orgid, timestamp)
+            built = Event(
+                "login",
+                [method, attacker],
+                orgid,
+                timestamp,
+                mal_data=mal,
+                ben_data=ben,
+                category=category,
+            )
+            _same(made, built)
+            assert made.children == built.children and made.mal_data == built.mal_data
+            assert made.timestamp == built.timestamp and type(made.timestamp) is float
+            assert made.orgid == orgid and made.category == category
+
+
+def test_event_shape_refuses_what_the_constructor_refuses() -> None:
+    ip = Attribute("ipv4", "1.2.3.4")
+    with pytest.raises(InvalidInstanceError, match="not part of the event's data"):
+        EventShape("login", [Attribute("method", "ssh")], mal_data=[ip])
+    with pytest.raises(InvalidInstanceError, match="category"):
+        EventShape("login", [ip], category="evil")
+    with pytest.raises(InvalidInstanceError, match="data items must be"):
+        EventShape("login", ["1.2.3.4"])  # type: ignore[list-item]
+    shape = EventShape("login", [ip])
+    with pytest.raises(InvalidInstanceError, match="orgid"):
+        shape.event(None, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInstanceError, match="timestamp"):
+        shape.event("org", float("nan"))
+
+
+@pytest.mark.parametrize("value", ["1.2.3.4", " padded ", "é", 7, True, None, 1.5])
+def test_attribute_assemble_is_the_constructor(value: object) -> None:
+    _same(Attribute.assemble("ipv4", value), Attribute("ipv4", value))  # type: ignore[arg-type]
+
+
+def test_object_and_session_assemble_are_the_constructors() -> None:
+    user, password = Attribute("username", "root"), Attribute("password", "x")
+    attacker = Object("attacker", Attribute("ipv4", "1.2.3.4"))
+    for children in ([user], [password, user], (user, password, user), [attacker, user]):
+        _same(Object.assemble("credential", children), Object("credential", children))
+        _same(Session.assemble("cowrie_session", children), Session("cowrie_session", children))
+    stamped = Session.assemble("cowrie_session", [user]).with_events(("e1",), 1.0, 2.0, None)
+    _same(stamped, Session("cowrie_session", [user], events=["e1"], start_time=1, end_time=2))
+
+
+@pytest.mark.parametrize(
+    ("sub_type", "children", "match"),
+    [("bad-type", "user", "sub_type"), ("cred", [], "must not be empty"), ("cred", ["x"], "items")],
+)
+def test_assemble_of_objects_and_sessions_refuses_bad_input(
+    sub_type: str, children: object, match: str
+) -> None:
+    given = [Attribute("username", "root")] if children == "user" else children
+    for cls in (Object, Session):
+        with pytest.raises(InvalidInstanceError, match=match):
+            cls.assemble(sub_type, given)  # type: ignore[arg-type]

@@ -87,6 +87,8 @@ def test_a_bad_return_value_is_a_plugin_error_per_document() -> None:
     loaded = load_filters(entry_points_=[entry_point("badreturn", "fakes:bad_return")]).filters[0]
     with pytest.raises(PluginError, match="must return a list"):
         loaded.run({"data": {}})
+    with pytest.raises(PluginError, match="returned a str; expected Attribute"):
+        loaded.run({"data": {"item": "1.2.3.4"}})  # in a FilterResult made by FilterResult.of
 
 
 def test_each_filter_calls_only_its_own_plugin() -> None:

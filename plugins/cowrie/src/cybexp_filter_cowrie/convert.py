@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cybexp_core import Event, InputError, Instance, Problem
+from cybexp_core import InputError, Instance, Problem
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.handlers import HANDLERS, SESSION_ONLY
 from cybexp_filter_cowrie.options import Options
 from cybexp_filter_cowrie.protocol import generic
 from cybexp_filter_cowrie.sessions import cowrie_session
-from cybexp_filter_cowrie.vocab import attacker
+from cybexp_filter_cowrie.shapes import shape_of
 
 __all__ = ["KNOWN_EVENT_IDS", "convert"]
 
@@ -75,18 +75,11 @@ def convert(
             start = timestamp - duration
     instances: list[Instance] = []
     if handler is not None:
-        sub_type, data, mal = handler(f, protocol_of(event, options, hint))
         src_ip = event.get("src_ip")
         if type(src_ip) is not str:
             src_ip = f.text("src_ip")
-        try:
-            ip, attacker_obj = attacker(src_ip)
-        except ValueError:
-            raise f.error("src_ip", f"is not an IP address: {src_ip[:80]!r}") from None
-        data.append(attacker_obj)
-        mal.extend((ip, attacker_obj))
-        # Event.assemble: what Event() builds, without checks the handlers make needless
-        instances.append(Event.assemble(sub_type, data, orgid, timestamp, mal, "malicious"))
+        shape = shape_of(handler, f, protocol_of(event, options, hint), src_ip)
+        instances.append(shape.event(orgid, timestamp))
     events = (instances[0]._hash,) if instances else ()
     instances.append(cowrie_session(session, sensor, events, start, timestamp, duration))
     return instances, f.problems

@@ -20,7 +20,7 @@ SUB_TYPE = "cowrie_session"
 
 @lru_cache(maxsize=1 << 15)
 def _identity(session: str, sensor: str) -> Session:
-    return Session(SUB_TYPE, identity(session, sensor))
+    return Session.assemble(SUB_TYPE, identity(session, sensor))
 
 
 def cowrie_session(

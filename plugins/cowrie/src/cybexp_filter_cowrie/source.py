@@ -146,4 +146,4 @@ def filter_document(document: Mapping[str, Any], options: Options) -> FilterResu
         hint = _sensor_type(data)
         data = event
     instances, problems = convert(data, orgid, options, hint)
-    return FilterResult(instances=instances, problems=problems)
+    return FilterResult.of(instances, problems)

@@ -81,7 +81,7 @@ def cached(maxsize: int) -> Callable[[F], F]:
 @cached(_BIG)
 def attr(sub_type: str, value: str | int | bool) -> Attribute:
     """``Attribute(sub_type, value)``."""
-    return Attribute(sub_type, value)
+    return Attribute.assemble(sub_type, value)
 
 
 @cached(_BIG)
@@ -94,8 +94,8 @@ def attacker(src_ip: str) -> tuple[Attribute, Object]:
     address = ipaddress.ip_address(src_ip.strip())
     if address.version == 6 and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    ip = Attribute("ipv4" if address.version == 4 else "ipv6", address.compressed)
-    return ip, Object("attacker", [ip])
+    ip = Attribute.assemble("ipv4" if address.version == 4 else "ipv6", address.compressed)
+    return ip, Object.assemble("attacker", [ip])
 
 
 @cached(_BIG)
@@ -110,7 +110,7 @@ def host(name: str) -> Attribute:
 @cached(_BIG)
 def dst(name: str, port: int) -> Object:
     """``Object('dst', [host, port])``: where a direct-tcpip request went."""
-    return Object("dst", [host(name), attr("port", port)])
+    return Object.assemble("dst", [host(name), attr("port", port)])
 
 
 @cached(_BIG)
@@ -128,13 +128,13 @@ def credential(username: str, secret_type: str, secret: str) -> Object:
     children = [attr("username", username)]
     if secret_type:
         children.append(attr(secret_type, secret))
-    return Object("credential", children)
+    return Object.assemble("credential", children)
 
 
 @cached(_SMALL)
 def pair(sub_type: str, name1: str, value1: str | int, name2: str, value2: str | int) -> Object:
     """An object of two attributes, e.g. ``terminal_size{width, height}``."""
-    return Object(sub_type, [attr(name1, value1), attr(name2, value2)])
+    return Object.assemble(sub_type, [attr(name1, value1), attr(name2, value2)])
 
 
 @cached(_BIG)
@@ -158,4 +158,4 @@ def kex_object(
         children.append(attr("hassh_algorithms", algorithms))
     for sub_type, names in groups:
         children.extend(attr(sub_type, name) for name in names if name)
-    return (Object("ssh_kex", children) if children else None), hassh_attr
+    return (Object.assemble("ssh_kex", children) if children else None), hassh_attr
