@@ -109,12 +109,12 @@ def derive(children: Sequence[Child]) -> Derived:
 
 def _refs(ordered: Sequence[Child], cref: tuple[str, ...]) -> tuple[str, ...]:
     """``_ref``: each child's hash followed by its descendants', first occurrence kept."""
-    ref: dict[str, None] = {}
+    hashes: list[str] = []
     for child in ordered:
-        ref[child._hash] = None
+        hashes.append(child._hash)
         if child._ref:
-            ref.update(dict.fromkeys(child._ref))
-    return tuple(ref)
+            hashes += child._ref
+    return tuple(dict.fromkeys(hashes))
 
 
 def _grouped(children: Sequence[Child]) -> Derived:
