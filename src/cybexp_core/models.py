@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from attrs import field, frozen
 
@@ -43,6 +43,7 @@ _SCALARS = (str, int, float, bool, type(None))
 CATEGORIES = ("benign", "malicious", "unknown")
 
 
+_C = TypeVar("_C", "Object", "Session")
 #: Frozen classes set their derived fields with this (attrs' documented way).
 _set = object.__setattr__
 _new = object.__new__
@@ -245,21 +246,8 @@ class Object(_Composite):
         """``Object(sub_type, children)``, for a filter that keeps the objects it builds
         (a cache of its own): the same object (or the same error), built without attrs'
         ``__init__`` and without :func:`~cybexp_core.composite.derive_shared`'s memory."""
-        kids = _plain_children(sub_type, children)
-        if kids is None:
-            return cls(sub_type, children)
-        data, canon, cref, ref = derive(kids)
-        obj = _new(cls)
-        put = _OBJECT_SLOTS
-        put["sub_type"](obj, sub_type)
-        put["children"](obj, kids)
-        put["_data"](obj, data)
-        put["_canon"](obj, canon)
-        put["_cref"](obj, cref)
-        put["_ref"](obj, ref)
-        put["_hash"](obj, sha256_hex("object" + sub_type + canon))
-        put["_fragment"](obj, None)
-        return obj
+        made = _assembled(cls, sub_type, children, (("_fragment", None),))
+        return cls(sub_type, children) if made is None else made
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -424,25 +412,9 @@ class Event(_Composite):
             or type(mal_data) is not list
         ):
             return cls(sub_type, children, orgid, timestamp, mal_data=mal_data, category=category)
-        kids, derived = _derivation("Event", sub_type, children)
-        data, canon, cref, ref = derived
-        event = _new(cls)
-        put = _EVENT_SLOTS
-        put["sub_type"](event, sub_type)
-        put["children"](event, kids)
-        put["orgid"](event, orgid)
-        put["timestamp"](event, timestamp)
-        put["mal_data"](event, tuple(mal_data))
-        put["ben_data"](event, ())
-        put["category"](event, category)
-        put["_data"](event, data)
-        put["_canon"](event, canon)
-        put["_cref"](event, cref)
-        put["_ref"](event, ref)
-        put["_mal_ref"](event, _context_hashes(sub_type, "mal_data", mal_data, ref))
-        put["_ben_ref"](event, ())
-        put["_hash"](event, sha256_hex("event" + sub_type + orgid + repr(timestamp) + canon))
-        return event
+        return EventShape(sub_type, children, mal_data=mal_data, category=category).event(
+            orgid, timestamp
+        )
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -576,25 +548,8 @@ class Session(_Composite):
         """``Session(sub_type, children)`` (no events, times or cap), for a filter that keeps
         the identities it builds and stamps them with :meth:`with_events`: the same session
         (or the same error), built without attrs' ``__init__`` or the shared derivations."""
-        kids = _plain_children(sub_type, children)
-        if kids is None:
-            return cls(sub_type, children)
-        data, canon, cref, ref = derive(kids)
-        session = _new(cls)
-        put = _SESSION_SLOTS
-        put["sub_type"](session, sub_type)
-        put["children"](session, kids)
-        put["events"](session, ())
-        put["start_time"](session, None)
-        put["end_time"](session, None)
-        put["duration"](session, None)
-        put["max_events"](session, None)
-        put["_data"](session, data)
-        put["_canon"](session, canon)
-        put["_cref"](session, cref)
-        put["_ref"](session, ref)
-        put["_hash"](session, sha256_hex("session" + sub_type + canon))
-        return session
+        made = _assembled(cls, sub_type, children, _UNSTAMPED)
+        return cls(sub_type, children) if made is None else made
 
     def _set_stamp(
         self, events: Iterable[str], start: object, end: object, duration: object
@@ -735,6 +690,39 @@ _ATTRIBUTE_SLOTS = _slot_setters(Attribute)
 _OBJECT_SLOTS = _slot_setters(Object)
 _SESSION_SLOTS = _slot_setters(Session)
 _EVENT_SLOTS = _slot_setters(Event)
+_SLOTS_OF: dict[type, dict[str, Any]] = {Object: _OBJECT_SLOTS, Session: _SESSION_SLOTS}
+#: The slots of a session with no events, times or cap.
+_UNSTAMPED = (
+    ("events", ()),
+    ("start_time", None),
+    ("end_time", None),
+    ("duration", None),
+    ("max_events", None),
+)
+
+
+def _assembled(
+    cls: type[_C], sub_type: str, children: object, rest: tuple[tuple[str, Any], ...]
+) -> _C | None:
+    """An object or session of ``children`` (its other slots set from ``rest``) built
+    without attrs' ``__init__``, or ``None`` when the arguments need the constructor's
+    checks (:func:`_plain_children`)."""
+    kids = _plain_children(sub_type, children)
+    if kids is None:
+        return None
+    data, canon, cref, ref = derive(kids)
+    made = _new(cls)
+    put = _SLOTS_OF[cls]
+    put["sub_type"](made, sub_type)
+    put["children"](made, kids)
+    put["_data"](made, data)
+    put["_canon"](made, canon)
+    put["_cref"](made, cref)
+    put["_ref"](made, ref)
+    put["_hash"](made, sha256_hex(cls.itype + sub_type + canon))
+    for name, value in rest:
+        put[name](made, value)
+    return made
 
 
 def _event_copier() -> Callable[[Event, str, float, str], Event]:
