@@ -1,8 +1,9 @@
-"""Parse + hash speed of the Cowrie filter in CPU time, cold and warm, no database.
+"""Parse + hash speed of a filter (Cowrie by default) in CPU time, cold and warm, no database.
 
     python benchmarks/parse_speed.py                 # the real Cowrie lines of the corpus
     python benchmarks/parse_speed.py --profile 30    # and the 30 costliest functions (cProfile)
     python benchmarks/parse_speed.py --worker        # the worker's share of one document, no DB
+    python benchmarks/parse_speed.py --filter email  # another workload of benchmarks/workloads.py
 
 Every real line of ``<corpus>/cowrie/*.json`` (not the ``DERIVED_`` files) becomes
 the raw document ``ingest`` would store; each is run through the installed
@@ -35,6 +36,7 @@ from typing import Any
 
 import bson
 import orjson
+from workloads import WORKLOADS
 
 from cybexp_core import Raw
 from cybexp_core.integrity import verify_raw
@@ -127,6 +129,13 @@ def worker_side(docs: list[dict[str, Any]], name: str = "cowrie") -> dict[str, f
     return {"documents": len(docs), "cpu_seconds": seconds, "us_per_doc": seconds / len(docs) * 1e6}
 
 
+def workload_documents(name: str, corpus: Path) -> list[dict[str, Any]]:
+    """The raw documents of workload ``name``: every real Cowrie line, or as ``run.py`` loads it."""
+    if name == "cowrie":
+        return cowrie_documents(corpus)
+    return [raw.doc for raw in WORKLOADS[name][1](corpus, 0)]
+
+
 def profile(docs: list[dict[str, Any]], top: int, name: str = "cowrie") -> None:
     """Print the ``top`` functions by own time over one cold pass (cProfile)."""
     group = [ep for ep in entry_points(group="cybexp.filters") if ep.name == name]
@@ -144,27 +153,35 @@ def main() -> None:
     parser.add_argument(
         "--worker", action="store_true", help="The worker's parse/build/hash/encode CPU per doc."
     )
+    parser.add_argument(
+        "--filter", default="cowrie", choices=sorted(WORKLOADS), help="Workload (default cowrie)."
+    )
     args = parser.parse_args()
-    docs = cowrie_documents(args.corpus)
+    name = args.filter
+    try:
+        docs = workload_documents(name, args.corpus)
+    except FileNotFoundError:
+        docs = []
     if not docs:
-        parser.error(f"no Cowrie lines under {args.corpus / 'cowrie'}")
+        parser.error(f"no {name} documents under {args.corpus}")
     if args.profile:
-        profile(docs, args.profile)
+        profile(docs, args.profile, name)
         return
     if args.worker:
-        side = worker_side(docs)
+        side = worker_side(docs, name)
         print(
-            f"{side['documents']} Cowrie documents, worker's own work without a database "
+            f"{side['documents']} {name} documents, worker's own work without a database "
             f"(verify_raw, filter, output documents + BSON), cold: "
             f"{side['us_per_doc']:.1f} us CPU per document ({side['cpu_seconds']:.3f} CPU s)"
         )
         return
-    result = measure(docs, args.passes)
+    result = measure(docs, args.passes, name)
+    unit = "events" if name == "cowrie" else "documents"
     print(
-        f"{result['events']} Cowrie events, parse + hash: "
-        f"cold {result['cold_events_per_cpu_s']:,.0f} events/CPU-s "
+        f"{result['events']} {name} {unit}, parse + hash: "
+        f"cold {result['cold_events_per_cpu_s']:,.0f} {unit}/CPU-s "
         f"({result['cold_cpu_seconds']:.3f} CPU s), "
-        f"warm {result['warm_events_per_cpu_s']:,.0f} events/CPU-s "
+        f"warm {result['warm_events_per_cpu_s']:,.0f} {unit}/CPU-s "
         f"({result['warm_cpu_seconds']:.3f} CPU s, best of {args.passes})"
     )
 

@@ -24,6 +24,7 @@ from cybexp_filter_email.content import Content, read_content
 from cybexp_filter_email.headers import (
     declared_charsets,
     first_external_ip,
+    has_address_text,
     header_text,
     mailboxes,
     mbox_date,
@@ -159,7 +160,8 @@ def _message_children(
         children.append(Attribute("subject", subject))
     if content.body is not None:
         children.append(Attribute("body", content.body))
-    missing = [h for h in ("To", "Subject") if not header_text(msg, h)]
+    present = {"To": has_address_text(msg, "To"), "Subject": header_text(msg, "Subject")}
+    missing = [h for h, text in present.items() if not text]
     if not senders:  # absent, empty ("From:") or a null sender ("From: <>")
         missing.insert(0, "From")
     if missing:

@@ -14,10 +14,13 @@ from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
+from cybexp_filter_email.addresses import simple_addresses, unfolded
+
 __all__ = [
     "Mailbox",
     "clean",
     "declared_charsets",
+    "has_address_text",
     "header_text",
     "mailboxes",
     "parse_date",
@@ -112,15 +115,44 @@ def _mailbox(display: str, addr_spec: str) -> Mailbox:
     return (_quoted(display) if display else None), (addr_spec or None)
 
 
+def _simple_pairs(msg: EmailMessage, name: str) -> list[tuple[str, str]] | None:
+    """The mailboxes of every ``name`` field when each is in a simple form, else None."""
+    key = name.lower()
+    pairs: list[tuple[str, str]] = []
+    for field, value in msg.raw_items():
+        if field.lower() == key:
+            simple = simple_addresses(unfolded(value))
+            if simple is None:
+                return None
+            pairs += simple
+    return pairs
+
+
+def _first_raw(msg: EmailMessage, name: str) -> str | None:
+    key = name.lower()
+    return next((value for field, value in msg.raw_items() if field.lower() == key), None)
+
+
+def has_address_text(msg: EmailMessage, name: str) -> bool:
+    """``header_text(msg, name) is not None`` for an address field, without parsing a
+    first field in a simple form (it holds a mailbox, so it has text)."""
+    first = _first_raw(msg, name)
+    if first is not None and simple_addresses(unfolded(first)):
+        return True
+    return header_text(msg, name) is not None
+
+
 def mailboxes(msg: EmailMessage, names: Iterable[str]) -> list[Mailbox]:
     """Every mailbox in the ``names`` fields (e.g. To and Cc), in order, without repeats."""
     found: dict[Mailbox, None] = {}
     for name in names:
-        try:
-            fields = msg.get_all(name) or []
-            pairs = [(a.display_name, a.addr_spec) for f in fields for a in f.addresses]
-        except Exception:  # noqa: BLE001 - stdlib parser bug: use the lenient parser
-            pairs = getaddresses(raw_values(msg, name))
+        pairs = _simple_pairs(msg, name)
+        if pairs is None:
+            try:
+                fields = msg.get_all(name) or []
+                pairs = [(a.display_name, a.addr_spec) for f in fields for a in f.addresses]
+            except Exception:  # noqa: BLE001 - stdlib parser bug: use the lenient parser
+                pairs = getaddresses(raw_values(msg, name))
         boxes = [b for b in (_mailbox(d, a) for d, a in pairs) if b != (None, None)]
         if not boxes:  # nothing parses: keep the text as written, never lose it
             for value in raw_values(msg, name):

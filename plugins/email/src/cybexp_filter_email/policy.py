@@ -1,5 +1,9 @@
 """The stdlib parser with policy ``default``, each header field parsed once per message.
 
+The text is fed to the parser in one piece (``Parser.parsestr`` feeds it 8 KB at a
+time; the feed parser's result does not depend on how the text is cut), and long runs
+of base64 lines pass through it as one line each (:mod:`.base64_runs`).
+
 ``policy.default`` parses a header field's value into a structured object on every
 access (``msg[name]``, ``msg.get``, ``get_content_type``, ``get_param``, ...), and the
 feed parser itself asks for Content-Type and its boundary several times per part; its
@@ -11,10 +15,12 @@ from them, are the ones ``policy.default`` gives.
 
 from __future__ import annotations
 
+from email.feedparser import FeedParser
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import Message
-from email.parser import Parser
 from email.policy import EmailPolicy, default
+
+from cybexp_filter_email.base64_runs import collapse, restore
 
 __all__ = ["parse_message"]
 
@@ -51,4 +57,9 @@ def _policy() -> EmailPolicy:
 
 def parse_message(text: str) -> Message:
     """``Parser(policy=default).parsestr(text)``, with header fields parsed once."""
-    return Parser(policy=_policy()).parsestr(text)
+    short, runs = collapse(text)
+    parser = FeedParser(policy=_policy())
+    parser.feed(short)
+    message = parser.close()
+    restore(message, runs)
+    return message
