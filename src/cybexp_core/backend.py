@@ -23,12 +23,14 @@ from pymongo import ASCENDING, MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from cybexp_core import oids
 from cybexp_core.census import Census, Pair
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes
+from cybexp_core.gather import gather
 from cybexp_core.leases import STATE_COLLECTION
 from cybexp_core.legacy_marks import MAX_RAW_REFS
-from cybexp_core.models import Instance, Raw, Session, flatten
+from cybexp_core.models import Instance, Raw, flatten
 from cybexp_core.progress import ArchiveBookkeeping, Progress
 from cybexp_core.session_writes import PROVENANCE, SessionWrite, session_update
 
@@ -200,9 +202,11 @@ class Archive(ArchiveBookkeeping):
 
     def _insert_unordered(self, docs: list[dict[str, Any]]) -> set[int]:
         """Insert ``docs``; returns the indexes of those already stored (a duplicate key is
-        not an error)."""
+        not an error). Those without an ``_id`` get one of :func:`oids.new_ids`."""
         if not docs:
             return set()
+        for doc, oid in zip(docs, oids.new_ids(len(docs)), strict=True):
+            doc.setdefault("_id", oid)
         try:
             self.collection.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
@@ -217,9 +221,10 @@ class Archive(ArchiveBookkeeping):
     ) -> WriteStats:
         """Store instances and their descendants with a few unordered bulk writes.
 
-        Instances are de-duplicated in memory; hashes this process has already
-        stored are skipped; attributes, objects and events are insert-only (a
-        stored document wins, as in TAHOE); a new session is inserted with them, one
+        Instances are de-duplicated in memory (``gather.py``); hashes this process has
+        already stored are skipped, with their descendants; attributes, objects and
+        events are insert-only (a stored document wins, as in TAHOE); a new session is
+        inserted with them, one
         already stored is merged into by an upsert (``_ref`` union, earliest
         ``start_time``, latest ``end_time``), a session
         with ``max_events`` up to its cap (then ``saturated: true``). Running it
@@ -231,14 +236,8 @@ class Archive(ArchiveBookkeeping):
         written (an event keeps the first; a session adds, up to ``MAX_FROM``).
         """
         provenance = provenance or {}
-        unique: dict[str, Instance] = {}
-        sessions: dict[str, list[Session]] = {}
-        for instance in flatten(instances):
-            if isinstance(instance, Session):
-                sessions.setdefault(instance._hash, []).append(instance)
-            elif instance._hash not in unique:
-                unique[instance._hash] = instance
         known = self._known
+        unique, sessions = gather(instances, known)
         new = [
             _with_provenance(inst.doc, provenance.get(h))
             for h, inst in unique.items()

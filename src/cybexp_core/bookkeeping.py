@@ -35,7 +35,7 @@ from pymongo import ASCENDING, DeleteOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from cybexp_core import legacy_marks
+from cybexp_core import legacy_marks, oids
 from cybexp_core.declaration import Consumes, FilterInfo, Problem
 from cybexp_core.ingest import RECEIVED
 from cybexp_core.models import Instance
@@ -127,7 +127,7 @@ def open_document(
     ``recorded`` is its record in ``cybexp_failures``, if any."""
     _id = doc.pop("_id")
     if isinstance(_id, ObjectId):  # when the document was stored: see hookspecs.filter
-        doc[RECEIVED] = _id.generation_time.timestamp()
+        doc[RECEIVED] = oids.epoch(_id)
     previous = dict(recorded or {}) or legacy_marks.legacy_failure(doc, fid)
     settled = legacy_marks.legacy_state(doc, fid, version)
     if previous.get("final_for") == version:

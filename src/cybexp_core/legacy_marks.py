@@ -48,17 +48,25 @@ FAILED = "_failed"
 PROBLEMS = "_problems"
 
 
+def _is_mapping(value: object) -> bool:
+    """``isinstance(value, Mapping)``, answered without the ABC check for the usual values
+    (a decoded document's dict, an absent mark): it runs for every claimed document."""
+    return type(value) is dict or (value is not None and isinstance(value, Mapping))
+
+
 def legacy_failures(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Every filter's failure record marked on ``doc``, by filter id."""
     failed = doc.get(FAILED)
-    return dict(failed) if isinstance(failed, Mapping) else {}
+    return dict(failed) if _is_mapping(failed) else {}
 
 
 def legacy_failure(doc: Mapping[str, Any], fid: str) -> dict[str, Any]:
     """Filter ``fid``'s failure record marked on ``doc`` (empty when none, or malformed)."""
     failed = doc.get(FAILED)
-    record = failed.get(fid) if isinstance(failed, Mapping) else None
-    return dict(record) if isinstance(record, Mapping) else {}
+    if failed is None:
+        return {}
+    record = failed.get(fid) if _is_mapping(failed) else None
+    return dict(record) if _is_mapping(record) else {}
 
 
 def legacy_state(doc: Mapping[str, Any], fid: str, version: str) -> str | None:

@@ -47,6 +47,7 @@ from cybexp_core.bookkeeping import (
 from cybexp_core.config import Settings
 from cybexp_core.declaration import Consumes
 from cybexp_core.errors import InputError
+from cybexp_core.gc_pause import collection_paused
 from cybexp_core.integrity import HashMismatch, verify_raw
 from cybexp_core.leases import Claim, Leases
 from cybexp_core.models import Event, Session
@@ -303,7 +304,12 @@ class Runner:
         When ``stop_event`` is set during the claim, the document in hand is
         finished, what is done is written and recorded, and the rest of the
         lease is given back at once (split off, expired) for another worker.
+        The garbage collector waits until the claim is done (``gc_pause.py``).
         """
+        with collection_paused():
+            return self._run_claim_now(flt, claim)
+
+    def _run_claim_now(self, flt: LoadedFilter, claim: Claim) -> FilterStats:
         info = flt.info
         started = time.monotonic()
         # A claim of empty space (no lease) is no batch, but claims go on after it.
@@ -380,11 +386,14 @@ class Runner:
     def run_batch(self, flt: LoadedFilter, consumes: Consumes) -> FilterStats:
         """Claim, process, write and record one batch; ``stats.batches`` is 0 when nothing
         after the checkpoint was pending."""
+        stats = self._claim_and_run(flt, consumes)
+        return FilterStats() if stats is None else stats
+
+    def _claim_and_run(self, flt: LoadedFilter, consumes: Consumes) -> FilterStats | None:
+        """One claim and its work; ``None`` when nothing after the checkpoint is pending.
+        The claim's documents are freed on return, before a paused collector runs."""
         claim = self._claim(flt, consumes)
-        if claim is None:
-            return FilterStats()
-        stats = self._run_claim(flt, claim)
-        return stats
+        return None if claim is None else self._run_claim(flt, claim)
 
     # ------------------------------------------------------------------ late documents
 
@@ -547,11 +556,12 @@ class Runner:
                 if late or self.stop_event.is_set():
                     self._next_input[flt.info.id] = index
                     return total, False
-                claim = self._claim(flt, inputs[index % len(inputs)])
-                if claim is None:
+                with collection_paused():  # the batch the claim reads, then its work
+                    stats = self._claim_and_run(flt, inputs[index % len(inputs)])
+                if stats is None:
                     break
                 claimed = True
-                total.add(self._run_claim(flt, claim))
+                total.add(stats)
         return total, True
 
     def _verify_when_due(self, flt: LoadedFilter) -> FilterStats:
