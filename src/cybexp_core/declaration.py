@@ -103,9 +103,7 @@ class FilterResult:
     ) -> FilterResult:
         """``FilterResult(instances=..., problems=...)`` of a list or tuple each, for a
         filter's hot path (no converters run; the lists are copied to tuples)."""
-        if type(instances) is not tuple and type(instances) is not list:
-            return cls(instances=instances, problems=problems)
-        if type(problems) is not tuple and type(problems) is not list:
+        if type(instances) not in (list, tuple) or type(problems) not in (list, tuple):
             return cls(instances=instances, problems=problems)
         result = _new(cls)
         _set(result, "instances", tuple(instances))

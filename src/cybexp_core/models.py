@@ -43,10 +43,11 @@ _SCALARS = (str, int, float, bool, type(None))
 CATEGORIES = ("benign", "malicious", "unknown")
 
 
-_C = TypeVar("_C", "Object", "Session")
 #: Frozen classes set their derived fields with this (attrs' documented way).
 _set = object.__setattr__
 _new = object.__new__
+#: An object or a session (:func:`_assembled`).
+_C = TypeVar("_C", "Object", "Session")
 
 
 #: sub_types already found valid (a filter uses a few dozen; bounded all the same).
@@ -78,14 +79,22 @@ def _derivation(
     return children, derive_shared(children)
 
 
+def _exact_children(data: object) -> tuple[Child, ...] | None:
+    """``data`` as a tuple when it is a non-empty list or tuple of exact attributes and
+    objects (nothing to check), else ``None``."""
+    if type(data) not in (list, tuple) or not data:
+        return None
+    children = tuple(data)  # type: ignore[arg-type]
+    for child in children:
+        if type(child) not in _CHILD_TYPES:
+            return None
+    return children
+
+
 def _as_children(owner: str, data: object) -> tuple[Child, ...]:
-    if type(data) in (list, tuple) and data:
-        children = tuple(data)  # type: ignore[arg-type]
-        for child in children:
-            if type(child) not in _CHILD_TYPES:
-                break
-        else:
-            return children
+    children = _exact_children(data)
+    if children is not None:
+        return children
     items = [data] if isinstance(data, (Attribute, Object)) else data
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
         raise InvalidInstanceError(
@@ -104,16 +113,10 @@ def _as_children(owner: str, data: object) -> tuple[Child, ...]:
 
 
 def _plain_children(sub_type: object, children: object) -> tuple[Child, ...] | None:
-    """``children`` as a tuple when ``sub_type`` is known good and ``children`` a non-empty
-    list or tuple of attributes and objects (nothing to check), else ``None``."""
+    """:func:`_exact_children` of ``children`` when ``sub_type`` is known good, else ``None``."""
     if type(sub_type) is not str or sub_type not in _GOOD_SUB_TYPES:
         return None
-    if (type(children) is not list and type(children) is not tuple) or not children:
-        return None
-    for child in children:  # type: ignore[attr-defined]
-        if type(child) is not Attribute and type(child) is not Object:
-            return None
-    return tuple(children)  # type: ignore[arg-type]
+    return _exact_children(children)
 
 
 class Instance:
