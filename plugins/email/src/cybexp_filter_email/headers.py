@@ -70,10 +70,15 @@ def declared_charsets(msg: EmailMessage) -> list[str]:
     return list(found)
 
 
+def _raw_fields(msg: EmailMessage, name: str) -> list[str]:
+    """The values of every ``name`` field as stored, top to bottom (folds kept)."""
+    key = name.lower()
+    return [value for field, value in msg.raw_items() if field.lower() == key]
+
+
 def raw_values(msg: EmailMessage, name: str) -> list[str]:
     """The unparsed, unfolded values of every ``name`` field, top to bottom."""
-    key = name.lower()
-    return [_FOLD.sub("", value) for field, value in msg.raw_items() if field.lower() == key]
+    return [_FOLD.sub("", value) for value in _raw_fields(msg, name)]
 
 
 def _decode_raw(value: str) -> str:
@@ -117,27 +122,20 @@ def _mailbox(display: str, addr_spec: str) -> Mailbox:
 
 def _simple_pairs(msg: EmailMessage, name: str) -> list[tuple[str, str]] | None:
     """The mailboxes of every ``name`` field when each is in a simple form, else None."""
-    key = name.lower()
     pairs: list[tuple[str, str]] = []
-    for field, value in msg.raw_items():
-        if field.lower() == key:
-            simple = simple_addresses(unfolded(value))
-            if simple is None:
-                return None
-            pairs += simple
+    for value in _raw_fields(msg, name):
+        simple = simple_addresses(unfolded(value))
+        if simple is None:
+            return None
+        pairs += simple
     return pairs
-
-
-def _first_raw(msg: EmailMessage, name: str) -> str | None:
-    key = name.lower()
-    return next((value for field, value in msg.raw_items() if field.lower() == key), None)
 
 
 def has_address_text(msg: EmailMessage, name: str) -> bool:
     """``header_text(msg, name) is not None`` for an address field, without parsing a
     first field in a simple form (it holds a mailbox, so it has text)."""
-    first = _first_raw(msg, name)
-    if first is not None and simple_addresses(unfolded(first)):
+    fields = _raw_fields(msg, name)
+    if fields and simple_addresses(unfolded(fields[0])):
         return True
     return header_text(msg, name) is not None
 
