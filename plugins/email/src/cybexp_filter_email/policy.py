@@ -11,6 +11,11 @@ header registry also builds a new class for every such parse. Parsing is a pure 
 of the field's name and raw value, so here each ``(name, value)`` is parsed once per
 message tree and each header class is built once: the objects, and so everything read
 from them, are the ones ``policy.default`` gives.
+
+A MIME field in the simple forms (:mod:`.mime_headers`) is not parsed until something
+other than its text is read from it (``params``, ``content_disposition``, ...): its
+object is the string ``policy.default`` gives, of the same header class, and parses
+itself on that first read.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from email.message import Message
 from email.policy import EmailPolicy, default
 
 from cybexp_filter_email.base64_runs import collapse, restore
+from cybexp_filter_email.mime_headers import simple_text
 
 __all__ = ["parse_message"]
 
 _REGISTRY = HeaderRegistry()
 #: Header class of each (lower-case) field name, as ``HeaderRegistry.__getitem__`` builds it.
 _CLASSES: dict[str, type[BaseHeader]] = {}
+#: The deferred subclass of each header class (see :class:`_Deferred`).
+_DEFERRED: dict[type[BaseHeader], type[BaseHeader]] = {}
 
 
 def _header_class(name: str) -> type[BaseHeader]:
@@ -35,6 +43,34 @@ def _header_class(name: str) -> type[BaseHeader]:
     if cls is None:
         cls = _CLASSES[key] = _REGISTRY[key]
     return cls
+
+
+class _Deferred:
+    """A header object whose string is known: the field's value is parsed (as its class
+    parses it) the first time an attribute other than the string's is read, and the
+    object then holds what that parse gives."""
+
+    def __getattr__(self, attr: str) -> object:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        state = vars(self)
+        pending = state.pop("_pending", None)
+        if pending is None:
+            raise AttributeError(attr)
+        cls, value = pending
+        state.update(vars(cls(state["_name"], value)))
+        return getattr(self, attr)
+
+
+def _deferred(cls: type[BaseHeader], name: str, value: str, text: str) -> BaseHeader:
+    """The header of class ``cls`` for field ``name`` and ``value``, whose string is
+    ``text``, parsed when first needed (an instance of a subclass of ``cls``)."""
+    deferred = _DEFERRED.get(cls)
+    if deferred is None:
+        deferred = _DEFERRED[cls] = type(cls.__name__, (_Deferred, cls), {})
+    header = str.__new__(deferred, text)
+    vars(header).update(_name=name, _pending=(cls, value))
+    return header
 
 
 class _ParsedOnce:
@@ -47,7 +83,10 @@ class _ParsedOnce:
         key = (name, value)
         header = self._made.get(key)
         if header is None:
-            header = self._made[key] = _header_class(name)(name, value)
+            cls = _header_class(name)
+            text = simple_text(name.lower(), value)
+            header = cls(name, value) if text is None else _deferred(cls, name, value, text)
+            self._made[key] = header
         return header
 
 
