@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cybexp_filter_email.mime_headers import simple_text
+from cybexp_filter_email.mime_headers import plain_text, simple_text
 from cybexp_filter_email.policy import _header_class, _ParsedOnce
 
 _REGISTRY = HeaderRegistry()
@@ -24,7 +24,8 @@ def stdlib(name: str, value: str) -> Any:
 
 tokens = st.text(alphabet=_TOKEN, min_size=1, max_size=6)
 blanks = st.text(alphabet=" \t", max_size=2)
-names = st.text(alphabet=_TOKEN.replace("*", "").replace("'", "").replace("%", ""), min_size=1, max_size=6)
+_NAME = _TOKEN.replace("*", "").replace("'", "").replace("%", "")
+names = st.text(alphabet=_NAME, min_size=1, max_size=6)
 bare = st.text(alphabet=_TOKEN.replace("*", "").replace("'", ""), min_size=1, max_size=8)
 quoted = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='"\\'),
@@ -68,6 +69,26 @@ def test_other_values_are_left_to_the_stdlib(name, value):
     assert ours is None or ours == str(stdlib(name, value))
 
 
+@settings(max_examples=500)
+@given(
+    st.sampled_from(["subject", "x-mailer", "comments"]),
+    st.text(alphabet=st.characters(max_codepoint=127), max_size=40),
+)
+def test_plain_unstructured_fields_are_their_own_text(name, value):
+    ours = plain_text(value)
+    if "=?" in value:
+        assert ours is None
+        return
+    header = stdlib(name, value)
+    assert ours == str(header)
+    assert not header.defects
+
+
+def test_encoded_words_and_other_text_are_left_to_the_stdlib():
+    assert plain_text("=?utf-8?b?SGVsbG8=?=") is None
+    assert plain_text("caf\u00e9") is None
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -108,6 +129,7 @@ def _state(header: Any) -> tuple[Any, ...]:
         ("content-type", "Text/HTML ; charset=UTF-8; format=flowed"),
         ("Content-Disposition", "attachment;filename=report.pdf"),
         ("Content-Transfer-Encoding", " Base64 "),
+        ("Subject", "  Re: your  invoice\t"),
     ],
 )
 def test_a_deferred_header_is_the_stdlib_header_once_read(name, value):

@@ -9,14 +9,15 @@ disposition or encoding token, then ``; name=token`` or ``; name="text"`` parame
 printable ASCII, no comment, escape, encoded word, RFC 2231 section or repeated name)
 :func:`simple_text` gives the string that parse gives (parameters written
 ``; name="value"``); for any other value it returns None. ``tests/test_mime_headers.py``
-compares both on generated values.
+compares both on generated values. An unstructured field (Subject, X-Mailer, ...) in
+ASCII without an encoded word is its own text (:func:`plain_text`).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["simple_text"]
+__all__ = ["plain_text", "simple_text"]
 
 #: RFC 2045 ``token``: printable ASCII but specials and space.
 _TOKEN = r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+"
@@ -59,3 +60,9 @@ def simple_text(name: str, value: str) -> str | None:
         params.append(f'{key}="{text}"' if text else key)
         pos = param.end()
     return f"{value[: match.end() + 1]} {'; '.join(params)}"
+
+
+def plain_text(value: str) -> str | None:
+    """The string of ``policy.default``'s unstructured header object for ``value``: the
+    value itself when it is ASCII with no ``=?`` (which may start an encoded word)."""
+    return value if value.isascii() and "=?" not in value else None

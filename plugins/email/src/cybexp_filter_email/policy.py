@@ -12,7 +12,8 @@ of the field's name and raw value, so here each ``(name, value)`` is parsed once
 message tree and each header class is built once: the objects, and so everything read
 from them, are the ones ``policy.default`` gives.
 
-A MIME field in the simple forms (:mod:`.mime_headers`) is not parsed until something
+A MIME field in the simple forms, or an unstructured one in plain ASCII
+(:mod:`.mime_headers`), is not parsed until something
 other than its text is read from it (``params``, ``content_disposition``, ...): its
 object is the string ``policy.default`` gives, of the same header class, and parses
 itself on that first read.
@@ -21,12 +22,12 @@ itself on that first read.
 from __future__ import annotations
 
 from email.feedparser import FeedParser
-from email.headerregistry import BaseHeader, HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import Message
 from email.policy import EmailPolicy, default
 
 from cybexp_filter_email.base64_runs import collapse, restore
-from cybexp_filter_email.mime_headers import simple_text
+from cybexp_filter_email.mime_headers import plain_text, simple_text
 
 __all__ = ["parse_message"]
 
@@ -84,7 +85,10 @@ class _ParsedOnce:
         header = self._made.get(key)
         if header is None:
             cls = _header_class(name)
-            text = simple_text(name.lower(), value)
+            if issubclass(cls, UnstructuredHeader):
+                text = plain_text(value)
+            else:
+                text = simple_text(name.lower(), value)
             header = cls(name, value) if text is None else _deferred(cls, name, value, text)
             self._made[key] = header
         return header
