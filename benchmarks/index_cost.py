@@ -1,8 +1,10 @@
-"""What each index set costs an output insert: the server's CPU for the same Cowrie outputs.
+"""What each index set costs an output insert: the server's CPU for the same outputs.
 
     python benchmarks/index_cost.py [--cowrie 5000] [--rounds 2]   # with the core and cowrie
+    python benchmarks/index_cost.py --workload email                # the email corpus
 
-Processes ``--cowrie`` raw documents once (``run --once``, in this process), reads the
+Processes ``--cowrie`` raw documents (or another workload of ``workloads.py``) once
+(``run --once``, in this process), reads the
 outputs back, then, in one run on one fresh SecantusDB, for each index set: a fresh
 collection with those indexes and the raw documents (untimed), then one unordered
 ``insert_many`` of the outputs, timed (wall and the server's CPU from ``/proc``). Sets are
@@ -24,7 +26,7 @@ from pathlib import Path
 from cpu import server_cpu
 from pymongo import MongoClient
 from pymongo.collection import Collection
-from workloads import DEFAULT_CORPUS, cowrie_docs
+from workloads import DEFAULT_CORPUS, WORKLOADS
 
 from cybexp_core import Consumes
 from cybexp_core.backend import Archive
@@ -78,12 +80,15 @@ SETS: dict[str, Callable[[Collection], None]] = {
 }
 
 
-def outputs_of(client: MongoClient, corpus: Path, count: int) -> tuple[list[dict], list[dict]]:
-    """The raw documents and the outputs of ``run --once`` of the Cowrie filter over them."""
+def outputs_of(
+    client: MongoClient, corpus: Path, count: int, workload: str = "cowrie"
+) -> tuple[list[dict], list[dict]]:
+    """The raw documents and the outputs of ``run --once`` of ``workload``'s filters over them."""
+    names, load = WORKLOADS[workload]
     archive = Archive(client["index_cost_source"]["instance"])
     archive.ensure_indexes()
-    archive.insert_raw(cowrie_docs(corpus, count))
-    group = [ep for ep in entry_points(group="cybexp.filters") if ep.name == "cowrie"]
+    archive.insert_raw(load(corpus, count))
+    group = [ep for ep in entry_points(group="cybexp.filters") if ep.name in names]
     report = load_filters(entry_points_=group, strict=True)
     Runner(archive, report.filters, Settings(mongo_url="mongodb://benchmark/")).run_once()
     raws = list(archive.collection.find({"itype": "raw"}))
@@ -117,6 +122,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--cowrie", type=int, default=5000, help="Cowrie raw documents.")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="cowrie")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -124,12 +130,13 @@ def main() -> None:
         pid = server.process.pid if server.process else None
         client: MongoClient = MongoClient(server.uri)
         try:
-            raws, outputs = outputs_of(client, args.corpus, args.cowrie)
+            raws, outputs = outputs_of(client, args.corpus, args.cowrie, args.workload)
             results = measure(client, pid, raws, outputs, args.rounds)
         finally:
             client.close()
             server.stop()
-    print(f"{len(outputs)} outputs of {len(raws)} Cowrie raw documents, {args.rounds} rounds:")
+    what = f"{len(raws)} {args.workload} raw documents"
+    print(f"{len(outputs)} outputs of {what}, {args.rounds} rounds:")
     floor_cpu = statistics.median(r["server_cpu_seconds"] for r in next(iter(results.values())))
     for name, rows in results.items():
         cpus = [r["server_cpu_seconds"] for r in rows]
