@@ -68,7 +68,8 @@ class HtmlText(HTMLParser):
 
     def text(self) -> str:
         """The visible text: runs of spaces collapsed, at most one blank line in a row."""
-        lines = (_SPACES.sub(" ", line).strip() for line in "".join(self.parts).split("\n"))
+        # _SPACES holds no line break: one substitution over the text is one per line.
+        lines = (line.strip() for line in _SPACES.sub(" ", "".join(self.parts)).split("\n"))
         return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
