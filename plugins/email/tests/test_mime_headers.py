@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 from email.headerregistry import HeaderRegistry
+from email.parser import Parser
 from email.policy import default
 from typing import Any
 
@@ -11,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cybexp_filter_email.mime_headers import plain_text, simple_text
-from cybexp_filter_email.policy import _header_class, _ParsedOnce
+from cybexp_filter_email.policy import _header_class, _ParsedOnce, parse_message
 
 _REGISTRY = HeaderRegistry()
 _FIELDS = ("content-type", "content-disposition", "content-transfer-encoding")
@@ -139,3 +141,20 @@ def test_a_deferred_header_is_the_stdlib_header_once_read(name, value):
     assert isinstance(ours, type(theirs))
     assert _state(ours) == _state(theirs)
     assert "_pending" not in vars(ours)
+
+
+def test_a_message_with_deferred_headers_pickles_as_the_stdlib_one():
+    text = (
+        "From: a@example.org\nSubject: hi\nContent-Type: multipart/mixed; boundary=X\n\n"
+        "--X\nContent-Type: text/plain; charset=utf-8\n\nhello\n--X--\n"
+    )
+    ours = parse_message(text)
+    for part in ours.walk():  # the deferred headers are made (and cached) by these reads
+        part.get_content_type()
+        part.get("subject")
+    copy = pickle.loads(pickle.dumps(ours))
+    plain = Parser(policy=default).parsestr(text)
+    for mine, theirs in zip(copy.walk(), plain.walk(), strict=True):
+        for name in ("content-type", "subject"):
+            if name in theirs:
+                assert _state(mine[name]) == _state(theirs[name])

@@ -22,7 +22,12 @@ itself on that first read.
 from __future__ import annotations
 
 from email.feedparser import FeedParser
-from email.headerregistry import BaseHeader, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import (
+    BaseHeader,
+    HeaderRegistry,
+    UnstructuredHeader,
+    _reconstruct_header,
+)
 from email.message import Message
 from email.policy import EmailPolicy, default
 
@@ -61,6 +66,12 @@ class _Deferred:
         cls, value = pending
         state.update(vars(cls(state["_name"], value)))
         return getattr(self, attr)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle as the header ``policy.default`` makes (parsed first, if not yet)."""
+        self._parse_tree  # noqa: B018 - read to parse: the state is then complete
+        parsed = type(self).__bases__[1]
+        return _reconstruct_header, (parsed.__name__, parsed.__bases__, str(self)), vars(self)
 
 
 def _deferred(cls: type[BaseHeader], name: str, value: str, text: str) -> BaseHeader:
