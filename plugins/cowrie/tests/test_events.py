@@ -337,6 +337,19 @@ def test_client_kex_carries_its_hassh(run):
     assert child(kex, "hassh")._hash in made._mal_ref
 
 
+def test_a_huge_kex_offer_is_built_each_time_and_not_kept(run):
+    """A hostile client's 100 kB algorithm list must not stay in the key-exchange cache."""
+    from cybexp_filter_cowrie import vocab
+
+    names = [f"algo-{n}-" + "x" * 1000 for n in range(100)]
+    event = {**find("cowrie.client.kex", "2026"), "kexAlgs": names}
+    before = vocab._kex_object.cache_info().currsize
+    first, second = the_event(run(event)), the_event(run(event))
+    assert first._hash == second._hash
+    assert {value(a) for a in children(child(first, "ssh_kex"), "kex_algo")} == set(names)
+    assert vocab._kex_object.cache_info().currsize == before
+
+
 def test_pre_2_0_client_version_gets_the_hassh_cowrie_would_compute(run):
     """1.x put the algorithm lists in client.version; their hassh is the one 2.x logs."""
     old = the_event(run(find("cowrie.client.version", "2018", version="SSH-2.0-PUTTY")))

@@ -101,6 +101,7 @@ def test_only_the_configured_sub_types_are_read(archive):
     assert summary.filters["cowrie"].processed == len(documents) - 2
     assert archive.progress(FID, [Consumes.raw("unr_honeypot")]).processed == 0
 
+
 def test_one_key_exchange_offer_stores_the_same_bytes_whichever_order_arrives_first(
     archive, other_archive
 ):

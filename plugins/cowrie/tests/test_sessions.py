@@ -69,3 +69,15 @@ def test_many_sessions_keep_their_own_identity(run):
             key = (event["session"], event["sensor"])
             assert seen.setdefault(key, session._hash) == session._hash
     assert len(set(seen.values())) == len(seen)
+
+
+def test_a_long_session_id_is_built_each_time_and_not_kept(run):
+    """A hostile sensor's megabyte session id must not stay in the identity cache."""
+    from cybexp_filter_cowrie import sessions
+
+    event = {**read_jsonl(ERA_FILES[0])[3], "session": "x" * 100_000}
+    before = sessions._identity.cache_info().currsize
+    first, second = the_session(run(event)), the_session(run(event))
+    assert first._hash == second._hash
+    assert first.data["sessionid"] == ["x" * 100_000]
+    assert sessions._identity.cache_info().currsize == before

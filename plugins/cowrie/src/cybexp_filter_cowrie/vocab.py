@@ -17,12 +17,12 @@ from cybexp_core import Attribute, InputError, Object
 from cybexp_core.indicators import normalize_host, normalize_url
 
 __all__ = [
+    "MAX_CACHED_TEXT",
     "attacker",
     "attr",
     "credential",
     "dst",
     "host",
-    "identity",
     "kex_object",
     "pair",
     "url",
@@ -32,7 +32,7 @@ _BIG = 1 << 15
 _SMALL = 1 << 12
 #: Longer strings (a 200 kB command, a TLS hello) are built each time and never
 #: cached, so an entry holds at most a few kB.
-_MAX_CACHED_TEXT = 512
+MAX_CACHED_TEXT = 512
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,7 +46,7 @@ def cached(maxsize: int) -> Callable[[F], F]:
     def decorate(function: F) -> F:
         memo = lru_cache(maxsize=maxsize, typed=True)(function)
         arity = function.__code__.co_argcount
-        limit = _MAX_CACHED_TEXT
+        limit = MAX_CACHED_TEXT
         call: Callable[..., Any]
         if arity == 1:
 
@@ -137,21 +137,29 @@ def pair(sub_type: str, name1: str, value1: str | int, name2: str, value2: str |
     return Object.assemble(sub_type, [attr(name1, value1), attr(name2, value2)])
 
 
-@cached(_BIG)
-def identity(session: str, sensor: str) -> tuple[Attribute, Attribute]:
-    """The original's session identity: ``sessionid`` and the misspelt ``sesnor``."""
-    return attr("sessionid", session), attr("sesnor", sensor)
-
-
-@lru_cache(maxsize=_SMALL)
 def kex_object(
     hassh: str | None, algorithms: str | None, groups: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> tuple[Object | None, Attribute | None]:
     """``Object('ssh_kex', ...)`` of a client's key-exchange offer, and its ``hassh``.
 
     ``groups`` pairs an attribute sub_type with the algorithm names offered.
-    Both are ``None`` when there is nothing to put in the object.
+    Both are ``None`` when there is nothing to put in the object. Offers of more
+    than a few kB of text (a hostile client's) are built each time, never kept.
     """
+    size = len(hassh or "") + len(algorithms or "")
+    size += sum(len(name) for _, names in groups for name in names)
+    make = _kex_object if size <= _MAX_CACHED_KEX_TEXT else _kex_object.__wrapped__
+    return make(hassh, algorithms, groups)
+
+
+#: Longer key-exchange offers (their hassh, algorithm text and names) are never cached.
+_MAX_CACHED_KEX_TEXT = 8 * MAX_CACHED_TEXT
+
+
+@lru_cache(maxsize=_SMALL)
+def _kex_object(
+    hassh: str | None, algorithms: str | None, groups: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[Object | None, Attribute | None]:
     hassh_attr = attr("hassh", hassh) if hassh else None
     children: list[Attribute] = [hassh_attr] if hassh_attr else []
     if algorithms:
