@@ -4,6 +4,7 @@
     python benchmarks/parse_speed.py --profile 30    # and the 30 costliest functions (cProfile)
     python benchmarks/parse_speed.py --worker        # the worker's share of one document, no DB
     python benchmarks/parse_speed.py --filter email  # another workload of benchmarks/workloads.py
+    python benchmarks/parse_speed.py --repeat 5      # 5 fresh processes: median, min and max
 
 Every real line of ``<corpus>/cowrie/*.json`` (not the ``DERIVED_`` files) becomes
 the raw document ``ingest`` would store; each is run through the installed
@@ -28,6 +29,9 @@ import argparse
 import cProfile
 import gc
 import pstats
+import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
@@ -145,6 +149,26 @@ def profile(docs: list[dict[str, Any]], top: int, name: str = "cowrie") -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
+def repeated(times: int, arguments: list[str]) -> None:
+    """Run this benchmark in ``times`` fresh processes (each cold pass is a true one) and
+    print the median, lowest and highest cold and warm rates (a shared machine's spread)."""
+    rates: dict[str, list[float]] = {"cold": [], "warm": []}
+    for _ in range(times):
+        line = subprocess.run(
+            [sys.executable, __file__, *arguments], capture_output=True, text=True, check=True
+        ).stdout
+        print(line.strip(), flush=True)
+        for kind in rates:
+            rates[kind].append(float(line.split(f"{kind} ")[1].split()[0].replace(",", "")))
+    print(
+        "; ".join(
+            f"{kind}: median {statistics.median(v):,.0f}, {min(v):,.0f}-{max(v):,.0f}"
+            for kind, v in rates.items()
+        )
+        + f" per CPU-s over {times} fresh processes"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -156,7 +180,16 @@ def main() -> None:
     parser.add_argument(
         "--filter", default="cowrie", choices=sorted(WORKLOADS), help="Workload (default cowrie)."
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="Fresh processes to run (median, min, max)."
+    )
     args = parser.parse_args()
+    if args.repeat > 1:
+        if args.profile or args.worker:
+            parser.error("--repeat measures the parse + hash rates only")
+        given = ["--corpus", str(args.corpus), "--passes", str(args.passes)]
+        repeated(args.repeat, [*given, "--filter", args.filter])
+        return
     name = args.filter
     try:
         docs = workload_documents(name, args.corpus)
