@@ -128,6 +128,9 @@ def open_document(
     _id = doc.pop("_id")
     if isinstance(_id, ObjectId):  # when the document was stored: see hookspecs.filter
         doc[RECEIVED] = oids.epoch(_id)
+    if not recorded and legacy_marks.unmarked(doc):  # nothing known: a fresh document
+        get = doc.get
+        return Ticket(_id, get("_hash"), get("itype"), get("sub_type"), get("orgid"))
     previous = dict(recorded or {}) or legacy_marks.legacy_failure(doc, fid)
     settled = legacy_marks.legacy_state(doc, fid, version)
     if previous.get("final_for") == version:

@@ -6,9 +6,18 @@ string, lists are de-duplicated and sorted by their canonical strings, strings
 are stripped, and ``json.dumps`` runs with its defaults (``ensure_ascii``,
 ``", "``/``": "`` separators, ``sort_keys`` for dicts).
 
-It dispatches on the exact type of each value (the common JSON types) and
-encodes each level with the C encoder ``json.dumps`` itself uses; other types
-(subclasses of str, dict, list) take the general path, with the same result.
+It dispatches on the exact type of each value (the common JSON types); other
+types (subclasses of str, dict, list) take the general path, with the same
+result. A dict is joined from its values' *fragments* (each value's canonical
+string, JSON-encoded once more, as its parent level writes it) in key order; a
+dict whose keys ``json.dumps`` would convert or refuse, or a value it refuses,
+takes the general path, which gives ``json.dumps``'s own answer or error.
+
+Lists of strings repeat (a Cowrie ``client.kex`` event lists its client's
+algorithms: 141 distinct lists among the corpus's 14,718, up to 60 items,
+~0.7 us an item to encode), so the canonical string and fragment of a list of
+exact ``str`` are kept in a small bounded cache keyed by the tuple of its items
+(only an exact ``str`` equals an exact ``str``: a hit is the same value).
 """
 
 from __future__ import annotations
@@ -26,6 +35,13 @@ _dumps = json.dumps
 quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 _sha256 = hashlib.sha256
 _CONSTANTS = {None: "null", True: "true", False: "false"}
+_strip = str.strip
+_STR_ONLY = {str}
+#: Lists of strings whose canonical string and fragment are remembered (the cache is
+#: cleared when full), and the longest canonical string kept: bounded memory.
+GROUP_CACHE_SIZE = 1024
+GROUP_CACHE_CHARS = 4096
+_groups: dict[tuple[str, ...], tuple[str, str]] = {}
 
 
 def _encoder() -> Callable[[Any], str]:
@@ -62,18 +78,45 @@ def canonical(value: Any) -> str:
 
 
 def _mapping(value: dict[Any, Any]) -> str:
-    return canonical_mapping(
-        {
-            key: quote(item.strip()) if type(item) is str else canonical(item)
-            for key, item in value.items()
-        }
-    )
+    """``json.dumps({key: canonical(item)}, sort_keys=True)``, joined here from fragments."""
+    parts = []
+    try:
+        for key in sorted(value):
+            item = value[key]
+            kind = type(item)
+            if kind is str:
+                fragment = quote(quote(item.strip()))
+            elif kind is list and set(map(type, item)) == _STR_ONLY:
+                fragment = _string_group(item)[1]
+            else:
+                fragment = quote(canonical(item))
+            parts.append(quote(key) + ": " + fragment)
+    except TypeError:  # keys other than str (json converts or refuses them), or bad values
+        return _general(value)
+    return "{" + ", ".join(parts) + "}"
 
 
 def _group(value: Iterable[Any]) -> str:
+    if type(value) is list and set(map(type, value)) == _STR_ONLY:
+        return _string_group(value)[0]
     return _encode_sorted(
         sorted({quote(item.strip()) if type(item) is str else canonical(item) for item in value})
     )
+
+
+def _string_group(value: list[str]) -> tuple[str, str]:
+    """The canonical string and fragment of a non-empty list of exact ``str`` (cached)."""
+    key = tuple(value)
+    found = _groups.get(key)
+    if found is not None:
+        return found
+    canon = _encode_sorted(sorted(set(map(quote, map(_strip, value)))))
+    found = canon, quote(canon)
+    if len(canon) <= GROUP_CACHE_CHARS:
+        if len(_groups) >= GROUP_CACHE_SIZE:
+            _groups.clear()
+        _groups[key] = found
+    return found
 
 
 def _general(value: Any) -> str:

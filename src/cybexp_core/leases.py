@@ -109,8 +109,12 @@ class Leases:
     def _find(
         self, selector: Mapping[str, Any], lo: ObjectId, hi: ObjectId, limit: int = 0
     ) -> list[dict[str, Any]]:
+        """The documents of ``(lo, hi]`` (the first ``limit``, 0 for all), oldest first: one
+        batch of ``limit`` in one reply, listed by the cursor at once (``to_list``), not
+        document by document."""
         query = {**selector, "_id": {"$gt": lo, "$lte": hi}}
-        return list(self.documents.find(query).sort("_id", ASCENDING).limit(limit))
+        cursor = self.documents.find(query, batch_size=limit).sort("_id", ASCENDING)
+        return cursor.limit(limit).to_list()
 
     def claim(
         self,

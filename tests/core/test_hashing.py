@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cybexp_core import Attribute, Event, Object, Raw, Session
+from cybexp_core import Attribute, Event, Object, Raw, Session, hashing
 from cybexp_core.hashing import canonical
 from tahoe_reference import canonical as reference_canonical
 from tahoe_reference import event_hash, instance_hash
@@ -117,6 +117,67 @@ json_values = st.recursive(
 @given(json_values)
 def test_canonical_matches_reference(value: object) -> None:
     assert canonical(value) == reference_canonical(value)
+
+
+class _Str(str):
+    """A str subclass whose own ``strip`` the reference calls (the general path)."""
+
+    def strip(self, chars: str | None = None) -> str:
+        return "sub:" + str.strip(self, chars)
+
+
+# Keys json.dumps converts (int, float, bool, None) or refuses with mixed types, str
+# subclasses, lists of strings that repeat (the cache) and lists mixing types.
+odd_keys = st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-2, 2) | st.text(max_size=3)
+string_lists = st.lists(st.sampled_from(["a", " a", "b ", "é", '"', "\\", "\x7f", ""]), max_size=5)
+odd_values = st.recursive(
+    st.text(max_size=4) | st.builds(_Str, st.text(max_size=3)) | st.integers() | string_lists,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(odd_keys, children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _reference_or_error(value: object) -> str:
+    try:
+        return reference_canonical(value)
+    except TypeError as exc:
+        return f"TypeError: {exc}"
+
+
+def _canonical_or_error(value: object) -> str:
+    try:
+        return canonical(value)
+    except TypeError as exc:
+        return f"TypeError: {exc}"
+
+
+@given(odd_values)
+def test_canonical_matches_reference_on_odd_keys_and_repeated_lists(value: object) -> None:
+    expected = _reference_or_error(value)
+    assert _canonical_or_error(value) == expected
+    assert _canonical_or_error(value) == expected  # again: lists of strings from the cache
+
+
+def test_repeated_string_lists_come_from_the_bounded_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hashing, "_groups", {})
+    monkeypatch.setattr(hashing, "GROUP_CACHE_SIZE", 3)
+    for number in range(10):
+        value = {"algs": [f"alg-{number}", " x ", "y"], "again": [f"alg-{number}", "y", "x"]}
+        assert canonical(value) == reference_canonical(value)
+        assert canonical([" x ", f"alg-{number}"]) == reference_canonical([" x ", f"alg-{number}"])
+        assert 0 < len(hashing._groups) <= 3
+    long = [str(number) * 50 for number in range(100)]
+    assert canonical(long) == reference_canonical(long)
+    assert tuple(long) not in hashing._groups  # over GROUP_CACHE_CHARS: not kept
+
+
+def test_a_list_with_a_str_subclass_is_not_taken_from_the_cache() -> None:
+    assert canonical(["a", "b"]) == reference_canonical(["a", "b"])
+    mixed = [_Str("a"), "b"]
+    assert canonical(mixed) == reference_canonical(mixed) != canonical(["a", "b"])
+    assert canonical({"k": mixed}) == reference_canonical({"k": mixed})
 
 
 scalars = (

@@ -7,13 +7,16 @@ import itertools
 import os
 import time
 
+import attrs
 from bson import ObjectId
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cybexp_core import Attribute, Event, Object, Session, oids
+from cybexp_core import Attribute, Event, Object, Session, legacy_marks, oids
+from cybexp_core.bookkeeping import Ticket, open_document
 from cybexp_core.gather import gather
 from cybexp_core.gc_pause import collection_paused
+from cybexp_core.ingest import RECEIVED
 from cybexp_core.models import flatten
 
 scalars = st.booleans() | st.integers(-3, 3) | st.sampled_from(["x", "y", "root"])
@@ -123,3 +126,59 @@ def test_the_collector_is_paused_in_the_block_and_nesting_keeps_the_outer_state(
         assert not gc.isenabled()  # the caller's choice stays
     finally:
         gc.enable()
+
+
+marks = st.fixed_dictionaries(
+    {},
+    optional={
+        "filters": st.lists(st.sampled_from(["f", "g"]), max_size=2) | st.just("f"),
+        "_failed": st.just({"f": {"final_for": "1", "attempts": 2, "version": "1"}})
+        | st.just({"g": {}})
+        | st.just("bad"),
+        "_problems": st.just({"f": {"count": 1}}),
+        "_ref": st.lists(st.sampled_from(["h1", "h2"]), max_size=2) | st.just(7),
+    },
+)
+
+
+def _opened_the_long_way(doc: dict, fid: str, version: str, recorded: dict | None) -> Ticket:
+    """``open_document`` without its shortcut for a document that carries no mark."""
+    _id = doc.pop("_id")
+    doc[RECEIVED] = oids.epoch(_id)
+    previous = dict(recorded or {}) or legacy_marks.legacy_failure(doc, fid)
+    settled = legacy_marks.legacy_state(doc, fid, version)
+    if previous.get("final_for") == version:
+        settled = "failed"
+    legacy_marks.strip(doc)
+    listed = legacy_marks.listed_refs(doc) if doc.get("itype") == "raw" else ()
+    return Ticket(
+        _id,
+        doc.get("_hash"),
+        "raw",
+        doc.get("sub_type"),
+        doc.get("orgid"),
+        listed,
+        previous,
+        settled,
+    )
+
+
+@given(marks, st.none() | st.just({}) | st.just({"final_for": "1", "version": "1"}))
+def test_open_document_reads_what_the_long_way_reads(marked: dict, recorded: dict | None) -> None:
+    doc = {
+        "_id": ObjectId(),
+        "itype": "raw",
+        "sub_type": "s",
+        "_hash": "h",
+        "orgid": "o",
+        "data": {"a": 1},
+        **marked,
+    }
+    expected_doc = dict(doc)
+    expected = _opened_the_long_way(expected_doc, "f", "1", recorded)
+    ticket = open_document(doc, "f", "1", recorded)
+    assert doc == expected_doc
+    # listed: () or [] alike (only its hashes are read)
+    assert attrs.evolve(ticket, listed=list(ticket.listed)) == attrs.evolve(
+        expected, listed=list(expected.listed)
+    )
