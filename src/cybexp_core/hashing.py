@@ -39,9 +39,11 @@ _strip = str.strip
 _STR_ONLY = {str}
 #: Lists of strings whose canonical string and fragment are remembered (the cache is
 #: cleared when full), and the longest canonical string kept: a few MB at most, whatever
-#: the input (the Cowrie corpus's longest is 627 characters).
+#: the input (the Cowrie corpus's longest is 627 characters, of 60 items).
 GROUP_CACHE_SIZE = 1024
 GROUP_CACHE_CHARS = 2048
+#: Longer lists are never kept either (a key holds every item, duplicates included).
+GROUP_CACHE_ITEMS = 256
 _groups: dict[tuple[str, ...], tuple[str, str]] = {}
 
 
@@ -113,7 +115,7 @@ def _string_group(value: list[str]) -> tuple[str, str]:
         return found
     canon = _encode_sorted(sorted(set(map(quote, map(_strip, value)))))
     found = canon, quote(canon)
-    if len(canon) <= GROUP_CACHE_CHARS:
+    if len(canon) <= GROUP_CACHE_CHARS and len(key) <= GROUP_CACHE_ITEMS:
         if len(_groups) >= GROUP_CACHE_SIZE:
             _groups.clear()
         _groups[key] = found

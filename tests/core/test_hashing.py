@@ -171,6 +171,9 @@ def test_repeated_string_lists_come_from_the_bounded_cache(monkeypatch: pytest.M
     long = [str(number) * 50 for number in range(100)]
     assert canonical(long) == reference_canonical(long)
     assert tuple(long) not in hashing._groups  # over GROUP_CACHE_CHARS: not kept
+    repeated = ["a"] * 10_000  # a short canonical string, but a key of 10,000 items
+    assert canonical(repeated) == reference_canonical(repeated) == canonical(["a"])
+    assert tuple(repeated) not in hashing._groups  # over GROUP_CACHE_ITEMS: not kept
 
 
 def test_a_list_with_a_str_subclass_is_not_taken_from_the_cache() -> None:
