@@ -39,16 +39,16 @@ def _stored(run: Run, data: dict[str, Any]) -> tuple[dict[str, bytes], list[str]
 
 def _fresh(run: Run, data: dict[str, Any]) -> tuple[dict[str, bytes], list[str]]:
     """What ``data`` gives with no shape remembered (the shapes are restored after)."""
-    kept, reads = dict(shapes._SHAPES), dict(shapes._READS)
-    shapes._SHAPES.clear()
-    shapes._READS.clear()
+    caches = (shapes._SHAPES, shapes._OUTPUTS, shapes._READS)
+    kept = [dict(cache) for cache in caches]
+    for cache in caches:
+        cache.clear()
     try:
         return _stored(run, data)
     finally:
-        shapes._SHAPES.clear()
-        shapes._SHAPES.update(kept)
-        shapes._READS.clear()
-        shapes._READS.update(reads)
+        for cache, entries in zip(caches, kept, strict=True):
+            cache.clear()
+            cache.update(entries)
 
 
 SEQUENCES = {
@@ -110,3 +110,23 @@ def test_the_era_fixtures_give_the_same_documents_with_and_without_shapes(run: R
                 _fresh(run, event)
             continue
         assert remembered == _fresh(run, event)
+
+
+def test_a_remembered_handler_output_still_checks_the_new_address(run: Run) -> None:
+    data = _event("cowrie.login.failed", username="root", password="hunter2")
+    run(data)
+    with pytest.raises(InputError, match="src_ip"):
+        run({**data, "src_ip": "not an address"})
+    again = {**data, "src_ip": "2001:db8::7"}
+    assert _stored(run, again) == _fresh(run, again)
+
+
+class _Text(str):
+    """A str subclass, as a Python caller (not a decoded document) might pass."""
+
+
+def test_a_list_of_str_subclass_items_counts_as_its_text(run: Run) -> None:
+    plain = _event("cowrie.client.kex", hassh="h9", kexAlgs=["curve25519-sha256", "ext-info-c"])
+    subclassed = {**plain, "kexAlgs": [_Text(name) for name in plain["kexAlgs"]]}
+    assert _stored(run, subclassed) == _fresh(run, plain)
+    assert _stored(run, plain) == _fresh(run, subclassed)

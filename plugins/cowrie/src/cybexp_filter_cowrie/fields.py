@@ -96,12 +96,12 @@ class EventFields:
         raise self.error(name, f"must be an integer from 0 to {limit - 1}, got {value!r}")
 
     def text_list(self, name: str) -> tuple[str, ...] | None:
-        """An optional list of strings (SSH algorithm names)."""
+        """An optional list of strings (SSH algorithm names), as plain ``str``."""
         value = self.event.get(name)
         if value is None:
             return None
-        if isinstance(value, list) and all(type(item) is str for item in value):
-            return tuple(value)
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(map(str.__str__, value))  # a str subclass counts as its text
         self.problem(name, "must be a list of strings")
         return None
 

@@ -7,7 +7,9 @@ of the event that records every field it reads; the shape is kept under the valu
 the fields the handlers of that id were ever seen to read. A later event with the same
 values takes the same path through its handler and reads the same fields, so it gets
 the remembered shape (and the remembered problems) at the cost of one look-up and one
-hash. When a handler reads a field it had not read before (another branch), the set of
+hash. The handler's output is kept apart under the same key without the address, so
+the same credential tried from a new address costs the attacker's part, not the
+handler run. When a handler reads a field it had not read before (another branch), the set of
 fields grows and the key with it, so no older entry can match a key of the new length.
 
 Events with a long string, a nested object or a list of anything but strings in a field
@@ -21,14 +23,14 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cybexp_core import EventShape, Problem
+from cybexp_core import Child, EventShape, Problem
 from cybexp_filter_cowrie.events import Handler
 from cybexp_filter_cowrie.fields import EventFields
 from cybexp_filter_cowrie.vocab import attacker
 
 __all__ = ["SHAPES_SIZE", "shape_of"]
 
-#: Shapes kept (the oldest goes first); a shape holds a few cached children.
+#: Shapes kept, and handler outputs (the oldest goes first); each holds a few cached children.
 SHAPES_SIZE = 1 << 13
 #: Events whose fields read hold more text than this together (a 200 kB command) are
 #: built each time: a key and its shape then hold at most a few kB each.
@@ -37,6 +39,11 @@ _ABSENT = object()
 _STR = {str}
 #: Event id -> the fields its handlers were seen to read, in the order first read.
 _READS: dict[str, tuple[str, ...]] = {}
+#: What a handler made of an event: sub_type, data, mal_data and problems (no attacker).
+Output = tuple[str, tuple[Child, ...], tuple[Child, ...], tuple[Problem, ...]]
+#: The handler key (:func:`_key`) -> the handler's output, for any address.
+_OUTPUTS: OrderedDict[tuple[Any, ...], Output] = OrderedDict()
+#: (handler key, address) -> the event's shape and problems.
 _SHAPES: OrderedDict[tuple[Any, ...], tuple[EventShape, tuple[Problem, ...]]] = OrderedDict()
 
 
@@ -72,22 +79,24 @@ class _Recorded(Mapping[str, Any]):
 
 
 def _key(
-    event: Mapping[str, Any], eventid: str, protocol: str, src_ip: str, names: tuple[str, ...]
+    event: Mapping[str, Any], eventid: str, protocol: str, names: tuple[str, ...]
 ) -> tuple[Any, ...] | None:
-    """The cache key of an event: its id, protocol, address and the values of ``names``
+    """The handler's cache key of an event: its id, protocol and the values of ``names``
     (``None`` when one of them cannot be part of a key, or they are too long together)."""
-    key: list[Any] = [eventid, protocol, src_ip]
+    key: list[Any] = [eventid, protocol]
     size = 0
     for name in names:
         value = event.get(name, _ABSENT)
         kind = type(value)
         if kind is str:
             size += len(value)
-        elif kind is list:  # a tuple of its strings (no other value makes a str tuple)
+        elif kind is list:  # a tuple of its strings (a str subclass counts as its text,
+            # as in EventFields.text_list)
             if value:
-                if set(map(type, value)) != _STR:
+                try:  # one C call checks that every item is a str and measures them
+                    size += len("".join(value))
+                except TypeError:
                     return None
-                size += sum(map(len, value))
             value = tuple(value)
         elif value is _ABSENT or value is None or kind in (bool, int, float):
             value = (kind, repr(value))  # True, 1 and 1.0 are different inputs
@@ -97,20 +106,30 @@ def _key(
     return tuple(key) if size <= _MAX_KEY_TEXT else None
 
 
-def _build(
-    handler: Handler, f: EventFields, protocol: str, src_ip: str
-) -> tuple[EventShape, list[Problem], _Recorded]:
-    """Run ``handler`` on a recorded view of the event and make the event's shape."""
+def _run_handler(handler: Handler, f: EventFields, protocol: str) -> tuple[Output, _Recorded]:
+    """Run ``handler`` on a recorded view of the event."""
     recorded = _Recorded(f.event)
     seen = EventFields(recorded, f.eventid)
     sub_type, data, mal = handler(seen, protocol)
+    return (sub_type, tuple(data), tuple(mal), tuple(seen.problems)), recorded
+
+
+def _shape(output: Output, f: EventFields, src_ip: str) -> EventShape:
+    """The event shape of a handler's output with the attacker at ``src_ip``."""
+    sub_type, data, mal, _ = output
     try:
         ip, attacker_obj = attacker(src_ip)
     except ValueError:
         raise f.error("src_ip", f"is not an IP address: {src_ip[:80]!r}") from None
-    data.append(attacker_obj)
-    mal.extend((ip, attacker_obj))
-    return EventShape(sub_type, data, mal_data=mal, category="malicious"), seen.problems, recorded
+    return EventShape(
+        sub_type, [*data, attacker_obj], mal_data=[*mal, ip, attacker_obj], category="malicious"
+    )
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= SHAPES_SIZE:
+        cache.popitem(last=False)
+    cache[key] = value
 
 
 def shape_of(handler: Handler, f: EventFields, protocol: str, src_ip: str) -> EventShape:
@@ -120,24 +139,30 @@ def shape_of(handler: Handler, f: EventFields, protocol: str, src_ip: str) -> Ev
     """
     eventid, event = f.eventid, f.event
     names = _READS.get(eventid)
-    key = None if names is None else _key(event, eventid, protocol, src_ip, names)
+    key = None if names is None else _key(event, eventid, protocol, names)
     if key is not None:
-        hit = _SHAPES.get(key)
+        hit = _SHAPES.get((key, src_ip))
         if hit is not None:
             if hit[1]:
                 f.problems.extend(hit[1])
             return hit[0]
-    shape, problems, recorded = _build(handler, f, protocol, src_ip)
-    f.problems.extend(problems)
+        output = _OUTPUTS.get(key)
+        if output is not None:  # the same fields from another address
+            shape = _shape(output, f, src_ip)
+            _remember(_SHAPES, (key, src_ip), (shape, output[3]))
+            f.problems.extend(output[3])
+            return shape
+    output, recorded = _run_handler(handler, f, protocol)
+    shape = _shape(output, f, src_ip)
+    f.problems.extend(output[3])
     if recorded.whole:
         return shape
     known = names or ()
     new = tuple(name for name in recorded.names if name not in known)
     if new or names is None:
         names = _READS[eventid] = known + new
-        key = _key(event, eventid, protocol, src_ip, names)
+        key = _key(event, eventid, protocol, names)
     if key is not None:
-        if len(_SHAPES) >= SHAPES_SIZE:
-            _SHAPES.popitem(last=False)
-        _SHAPES[key] = (shape, tuple(problems))
+        _remember(_OUTPUTS, key, output)
+        _remember(_SHAPES, (key, src_ip), (shape, output[3]))
     return shape
