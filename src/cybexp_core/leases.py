@@ -74,6 +74,8 @@ MIN_SPAN = 1 / oids.TICK
 #: The widest window: all of ObjectId time (2**32 s). Without it, a trickle of thin claims
 #: doubled the span ~960 times until ``int(span * TICK)`` overflowed (a float infinity).
 MAX_SPAN = float(1 << 32)
+#: How fast a queue's first claim widens its empty windows (later claims double them).
+FIRST_GALLOP = 16
 
 
 @define
@@ -186,6 +188,10 @@ class Leases:
         if start >= cap:
             return None
         span = min(float(state.get("span") or START_SPAN), MAX_SPAN)
+        # A queue's first claim starts at ObjectId 0: decades of empty time before any
+        # document, passed over in 7 probes rather than 25 (the window that finds documents
+        # reaches the newest either way, so it reads no more than with doubling).
+        growth = 2 if state.get("cursor") else FIRST_GALLOP
         scanned, docs, upper = start, [], start
         for _ in range(_MAX_PROBES):
             upper = min(start + int(span * oids.TICK), cap)
@@ -193,7 +199,7 @@ class Leases:
             if docs or upper >= cap:
                 break
             scanned = upper
-            span = min(span * 2, MAX_SPAN)
+            span = min(span * growth, MAX_SPAN)
         if len(docs) >= limit:  # full: next time, the width that held one batch
             hi = oids.to_int(docs[-1]["_id"])
             # After galloping over empty space, the batch's own width, not the gap's.

@@ -186,6 +186,23 @@ def test_claims_in_a_bulk_insert_read_about_a_batch_each(archive: Archive) -> No
     assert len([n for n in held if n > 20]) <= 2, held
 
 
+def test_a_queues_first_claim_passes_over_the_empty_decades_in_a_few_reads(
+    archive: Archive,
+) -> None:
+    # A queue's first claim starts at ObjectId 0 (1970): with its windows doubling from
+    # a minute, 25 empty reads came before the first document of today.
+    archive.insert_raw([Raw("demo", {"ips": [f"10.7.0.{i}"], "ts": i}, "o") for i in range(5)])
+    watched, listener = _watched(archive)
+    try:
+        summary = _runner(watched, batch_size=10).run_once()
+    finally:
+        watched.close()
+    assert summary.filters["ips"].processed == 5
+    claims = [cmd["filter"] for name, cmd in listener.seen if name == "find" and cmd.get("limit")]
+    assert all(_both_bounded(query) for query in claims), claims
+    assert len(claims) <= 10, len(claims)
+
+
 def test_outputs_pay_the_whole_itype_index_only_where_a_filter_reads_a_whole_itype(
     archive: Archive,
 ) -> None:
