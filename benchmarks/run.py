@@ -211,25 +211,18 @@ def _loaded(client: MongoClient, db: str, raws: list[Raw]) -> Archive:
     return archive
 
 
-def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The last run's details with the median wall, worker CPU and server CPU of ``runs``
-    (each run alone under ``runs``): on a shared machine one run can be 20% off."""
-    median = dict(runs[-1])
-    for key in ("seconds", "worker_cpu_seconds", "server_cpu_seconds"):
-        values = [run[key] for run in runs if run[key] is not None]
-        median[key] = statistics.median(values) if values else None
-    median["runs"] = [
-        {key: run[key] for key in ("seconds", "worker_cpu_seconds", "server_cpu_seconds")}
-        for run in runs
-    ]
-    return median
+#: The figures of an end-to-end run and of a floor that their medians replace.
+_RUN_FIGURES = ("seconds", "worker_cpu_seconds", "server_cpu_seconds")
+_FLOOR_FIGURES = ("seconds", "server_cpu_seconds", "marks_seconds", "marks_server_cpu_seconds")
 
 
-def _median_floor(floors: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median of each figure of :func:`floor` over ``floors``."""
-    median = dict(floors[-1])
-    for key in ("seconds", "server_cpu_seconds", "marks_seconds", "marks_server_cpu_seconds"):
-        values = [f[key] for f in floors if f[key] is not None]
+def _medians(measured: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The last of ``measured`` with the median of each of ``keys`` over all of them (a
+    figure missing, ``None``, in every one stays ``None``): on a shared machine one run
+    can be 20% off."""
+    median = dict(measured[-1])
+    for key in keys:
+        values = [item[key] for item in measured if item[key] is not None]
         median[key] = statistics.median(values) if values else None
     return median
 
@@ -249,7 +242,8 @@ def run_workload(
             _loaded(client, db, raws)
         runs.append(end_to_end(uri, db, names, server=server))
         floors.append(floor(client, db, server))
-    e2e, base = _median_run(runs), _median_floor(floors)
+    e2e, base = _medians(runs, _RUN_FIGURES), _medians(floors, _FLOOR_FIGURES)
+    e2e["runs"] = [{key: run[key] for key in _RUN_FIGURES} for run in runs]
     shares = [f["seconds"] / run["seconds"] for run, f in zip(runs, floors, strict=True)]
     marks_shares = [
         f["marks_seconds"] / run["seconds"] for run, f in zip(runs, floors, strict=True)

@@ -63,6 +63,10 @@ class _Commands(monitoring.CommandListener):
     def failed(self, event: Any) -> None:
         pass
 
+    def claims(self) -> list[dict[str, Any]]:
+        """The filters of the claims' reads (a ``find`` with a ``limit``)."""
+        return [cmd["filter"] for name, cmd in self.seen if name == "find" and cmd.get("limit")]
+
     def reads(self) -> list[dict[str, Any]]:
         """The filters of every ``find`` and ``count_documents`` on the collection."""
         found = [cmd.get("filter", {}) for name, cmd in self.seen if name == "find"]
@@ -181,7 +185,7 @@ def test_claims_in_a_bulk_insert_read_about_a_batch_each(archive: Archive) -> No
     finally:
         watched.close()
     assert summary.filters["ips"].processed == 300
-    claims = [cmd["filter"] for name, cmd in listener.seen if name == "find" and cmd.get("limit")]
+    claims = listener.claims()
     held = [archive.collection.count_documents(query) for query in claims]
     assert len([n for n in held if n > 20]) <= 2, held
 
@@ -198,7 +202,7 @@ def test_a_queues_first_claim_passes_over_the_empty_decades_in_a_few_reads(
     finally:
         watched.close()
     assert summary.filters["ips"].processed == 5
-    claims = [cmd["filter"] for name, cmd in listener.seen if name == "find" and cmd.get("limit")]
+    claims = listener.claims()
     assert all(_both_bounded(query) for query in claims), claims
     assert len(claims) <= 10, len(claims)
 
@@ -244,11 +248,7 @@ def _event_claims(archive: Archive) -> list[dict[str, Any]]:
     finally:
         watched.close()
     assert summary.filters["events"].skipped == 3, "it saw the three events"
-    return [
-        cmd["filter"]
-        for name, cmd in listener.seen
-        if name == "find" and cmd.get("limit") and "sub_type" not in cmd["filter"]
-    ]
+    return [query for query in listener.claims() if "sub_type" not in query]
 
 
 def _whole_itype_indexes(archive: Archive) -> dict[str, dict[str, Any]]:

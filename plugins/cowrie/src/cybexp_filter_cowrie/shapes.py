@@ -36,7 +36,6 @@ SHAPES_SIZE = 1 << 13
 #: built each time: a key and its shape then hold at most a few kB each.
 _MAX_KEY_TEXT = 4096
 _ABSENT = object()
-_STR = {str}
 #: Event id -> the fields its handlers were seen to read, in the order first read.
 _READS: dict[str, tuple[str, ...]] = {}
 #: What a handler made of an event: sub_type, data, mal_data and problems (no attacker).
